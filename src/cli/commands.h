@@ -1,0 +1,25 @@
+// The dsv4 subcommands. Each lives in its own src/cli/cmd_*.cpp and returns the exit status;
+// errors are thrown (std::exception) and main() prints them as one line.
+#pragma once
+#include "cli/args.h"
+
+namespace dsv4::cli {
+
+struct Command {
+    const char* name;
+    const char* summary;
+    int (*run)(int argc, char** argv);  // argv[0] is the subcommand name
+};
+
+// engine (cmd_model.cpp)
+int cmd_logits(int argc, char** argv);
+int cmd_generate(int argc, char** argv);
+int cmd_info(int argc, char** argv);
+// tokenizer (cmd_tokenize.cpp)
+int cmd_tokenize(int argc, char** argv);
+int cmd_detokenize(int argc, char** argv);
+// chat format (cmd_chat.cpp)
+int cmd_chat_template(int argc, char** argv);
+int cmd_chat_parse(int argc, char** argv);
+
+}  // namespace dsv4::cli
