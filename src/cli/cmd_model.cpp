@@ -1,7 +1,225 @@
+// dsv4 logits | generate | info: the engine's own commands.
+#include <cstdio>
+#include <map>
+#include <numeric>
 #include <stdexcept>
+
 #include "cli/commands.h"
+#include "io/safetensors.h"
+#include "io/token_file.h"
+#include "model/model.h"
+#include "runtime/sampler.h"
+
 namespace dsv4::cli {
-int cmd_logits(int, char**) { throw std::runtime_error("logits: not implemented yet"); }
-int cmd_generate(int, char**) { throw std::runtime_error("generate: not implemented yet"); }
-int cmd_info(int, char**) { throw std::runtime_error("info: not implemented yet"); }
+
+namespace {
+
+void reject_unused(const Args& a, const char* cmd) {
+    auto u = a.unused();
+    if (!u.empty()) throw std::invalid_argument(std::string("unknown option ") + u[0] + " for " + cmd);
+    if (!a.positional().empty()) throw std::invalid_argument("unexpected argument '" + a.positional()[0] + "'");
+}
+
+std::string human_bytes(double b) {
+    const char* units[] = {"B", "KB", "MB", "GB", "TB"};
+    int u = 0;
+    while (b >= 1000 && u < 4) b /= 1000, ++u;
+    char buf[32];
+    std::snprintf(buf, sizeof buf, u ? "%.2f %s" : "%.0f %s", b, units[u]);
+    return buf;
+}
+
+std::string human_count(double n) {
+    const char* units[] = {"", "K", "M", "B", "T"};
+    int u = 0;
+    while (n >= 1000 && u < 4) n /= 1000, ++u;
+    char buf[32];
+    std::snprintf(buf, sizeof buf, u ? "%.2f%s" : "%.0f%s", n, units[u]);
+    return buf;
+}
+
+}  // namespace
+
+int cmd_logits(int argc, char** argv) {
+    Args a(argc, argv, 1, {});
+    auto model_dir = a.require("model");
+    auto tokens = read_token_file(a.require("tokens"));
+    auto out = a.require("out");
+    auto chunks_s = a.get("chunks");
+    int threads = int(a.get_int("threads", 0));
+    reject_unused(a, "logits");
+    std::vector<int64_t> chunks = {int64_t(tokens.size())};
+    if (chunks_s) {
+        chunks = parse_int_list(*chunks_s, "--chunks");
+        int64_t sum = 0;
+        for (auto c : chunks) {
+            if (c <= 0) throw std::invalid_argument("--chunks: every chunk must be positive");
+            sum += c;
+        }
+        if (sum != int64_t(tokens.size()))
+            throw std::invalid_argument("--chunks sum to " + std::to_string(sum) + " but the token file has " +
+                                        std::to_string(tokens.size()) + " tokens");
+    }
+    auto model = Model::load(model_dir, threads);
+    const int64_t V = model->config().vocab_size;
+    std::vector<float> all(tokens.size() * size_t(V)), part;
+    auto st = model->new_sequence();
+    size_t off = 0;
+    for (auto c : chunks) {
+        model->forward(st, std::span<const int32_t>(tokens.data() + off, size_t(c)), part);
+        std::copy(part.begin(), part.end(), all.begin() + off * size_t(V));
+        off += size_t(c);
+    }
+    write_safetensors(out, {{"logits", DType::F32, {int64_t(tokens.size()), V}, all.data(), all.size() * 4}});
+    return 0;
+}
+
+int cmd_generate(int argc, char** argv) {
+    Args a(argc, argv, 1, {"greedy", "ignore-eos", "print-ids"});
+    auto model_dir = a.require("model");
+    auto prompt = read_token_file(a.require("tokens"));
+    int64_t max_new = a.get_int("max-new-tokens", 128);
+    if (max_new < 0) throw std::invalid_argument("--max-new-tokens must be >= 0");
+    SamplerParams sp;
+    bool greedy_flag = a.flag("greedy");
+    sp.temperature = a.get_double("temperature", 1.0);
+    sp.top_p = a.get_double("top-p", 1.0);
+    sp.top_k = a.get_int("top-k", 0);
+    sp.seed = uint64_t(a.get_int("seed", 0));
+    sp.greedy = greedy_flag || !(a.has("temperature") || a.has("top-p") || a.has("top-k"));
+    if (greedy_flag && (a.has("temperature") || a.has("top-p") || a.has("top-k")))
+        throw std::invalid_argument("--greedy cannot be combined with --temperature/--top-p/--top-k");
+    bool ignore_eos = a.flag("ignore-eos");
+    a.flag("print-ids");  // ids are what generate prints (text output needs a tokenizer)
+    int threads = int(a.get_int("threads", 0));
+    reject_unused(a, "generate");
+
+    auto model = Model::load(model_dir, threads);
+    const auto& eos = model->config().eos_token_ids;
+    Sampler sampler(sp);
+    auto st = model->new_sequence();
+    std::vector<float> logits;
+    ForwardOptions last_only;
+    last_only.all_logits = false;
+    if (max_new == 0) return 0;
+    model->forward(st, prompt, logits, last_only);
+    for (int64_t i = 0; i < max_new; ++i) {
+        int32_t next = sampler.sample(logits);
+        std::printf(i ? " %d" : "%d", next);
+        std::fflush(stdout);
+        if (!ignore_eos && std::find(eos.begin(), eos.end(), next) != eos.end()) break;
+        if (i + 1 == max_new) break;
+        model->forward(st, std::span<const int32_t>(&next, 1), logits, last_only);
+    }
+    std::printf("\n");
+    return 0;
+}
+
+int cmd_info(int argc, char** argv) {
+    Args a(argc, argv, 1, {});
+    auto model_dir = a.require("model");
+    int64_t ctx = a.get_int("context", 0);
+    reject_unused(a, "info");
+    auto model = Model::load(model_dir, 1);
+    const auto& c = model->config();
+    const auto& w = model->weights();
+    if (ctx <= 0) ctx = c.max_position_embeddings > 0 ? c.max_position_embeddings : 4096;
+
+    std::printf("checkpoint      %s\n", model_dir.c_str());
+    std::printf("architecture    DeepSeek-V4: %lld layers, hidden %lld, vocab %lld\n", (long long)c.num_hidden_layers,
+                (long long)c.hidden_size, (long long)c.vocab_size);
+    std::printf("attention       %lld heads x head_dim %lld (rope dims %lld), one shared KV head, q_lora %lld, "
+                "output %lld groups x rank %lld, sliding window %lld\n",
+                (long long)c.num_attention_heads, (long long)c.head_dim, (long long)c.rope_dim, (long long)c.q_lora_rank,
+                (long long)c.o_groups, (long long)c.o_lora_rank, (long long)c.sliding_window);
+    std::printf("rope            theta %g (sliding layers); compressed layers theta %g", c.rope_theta, c.compress_rope_theta);
+    if (c.yarn.enabled)
+        std::printf(" with YaRN x%g from %g positions (beta %g/%g)", c.yarn.factor, c.yarn.original_max_position_embeddings,
+                    c.yarn.beta_fast, c.yarn.beta_slow);
+    std::printf("\n");
+    std::printf("mHC             %lld streams, %lld Sinkhorn iterations\n", (long long)c.hc_mult, (long long)c.hc_sinkhorn_iters);
+    std::printf("MoE             %lld routed experts, top %lld, %lld shared, expert width %lld, routed scale %g, "
+                "swiglu limit %g\n",
+                (long long)c.n_routed_experts, (long long)c.num_experts_per_tok, (long long)c.n_shared_experts,
+                (long long)c.moe_intermediate_size, c.routed_scaling_factor, c.swiglu_limit);
+    if (c.has_compressed_layers())
+        std::printf("indexer         %lld heads x %lld, top %lld\n", (long long)c.index_n_heads,
+                    (long long)c.index_head_dim, (long long)c.index_topk);
+    std::printf("layers\n");
+    for (size_t i = 0; i < c.layers.size(); ++i) {
+        const auto& l = c.layers[i];
+        std::printf("  %3zu  %-30s", i, attn_type_name(l.attn));
+        if (l.compress_ratio) std::printf(" ratio %-4d", l.compress_ratio);
+        else std::printf("           ");
+        std::printf(" %s\n", l.hash_moe ? "hash-routed MoE" : "top-k MoE");
+    }
+
+    // Parameters and bytes, by counting the weights the forward pass reads.
+    std::map<std::string, int64_t> bytes_by_format;
+    double total = 0, active = 0;
+    auto add = [&](const Linear& L, bool routed) {
+        if (!L.valid()) return;
+        double p = double(L.out) * double(L.in);
+        total += p;
+        if (!routed) active += p;
+        bytes_by_format[format_name(L.format)] += L.bytes();
+    };
+    auto addv = [&](const std::vector<float>& v) {
+        total += double(v.size());
+        active += double(v.size());
+    };
+    add(w.embed, false);
+    if (w.head.data != w.embed.data) add(w.head, false);
+    addv(w.norm);
+    add(w.hc_head.fn, false);
+    double routed_per_layer_active = 0;
+    for (size_t l = 0; l < w.layers.size(); ++l) {
+        const auto& L = w.layers[l];
+        addv(L.attn_norm), addv(L.ffn_norm);
+        add(L.hc_attn.fn, false), add(L.hc_ffn.fn, false);
+        const auto& A = L.attn;
+        for (auto* x : {&A.wq_a, &A.wq_b, &A.wkv, &A.wo_a, &A.wo_b}) add(*x, false);
+        addv(A.q_norm), addv(A.kv_norm), addv(A.attn_sink);
+        if (A.has_compressor) add(A.compressor.wkv, false), add(A.compressor.wgate, false), addv(A.compressor.ape);
+        if (A.has_indexer) {
+            add(A.indexer.wq_b, false), add(A.indexer.weights_proj, false);
+            add(A.indexer.compressor.wkv, false), add(A.indexer.compressor.wgate, false);
+        }
+        add(L.ffn.gate, false);
+        for (auto& e : L.ffn.experts) add(e.w1, true), add(e.w2, true), add(e.w3, true);
+        if (!L.ffn.experts.empty()) {
+            const auto& e = L.ffn.experts[0];
+            routed_per_layer_active += double(c.num_experts_per_tok) *
+                                       (double(e.w1.out) * e.w1.in + double(e.w2.out) * e.w2.in + double(e.w3.out) * e.w3.in);
+        }
+        if (L.ffn.has_shared) add(L.ffn.shared.w1, false), add(L.ffn.shared.w2, false), add(L.ffn.shared.w3, false);
+    }
+    active += routed_per_layer_active;
+    std::printf("parameters      %s total, %s active per token\n", human_count(total).c_str(), human_count(active).c_str());
+    int64_t weight_bytes = 0;
+    std::printf("weights by format\n");
+    for (auto& [f, b] : bytes_by_format) {
+        std::printf("  %-36s %s\n", f.c_str(), human_bytes(double(b)).c_str());
+        weight_bytes += b;
+    }
+    // Cache per sequence at `ctx` tokens: window kv + compressed entries (+ indexer keys), fp32.
+    double cache = 0;
+    for (auto& l : c.layers) {
+        cache += double(std::min<int64_t>(ctx, c.sliding_window)) * double(c.head_dim) * 4;
+        if (l.compress_ratio) cache += double(ctx / l.compress_ratio) * double(c.head_dim) * 4;
+        if (l.attn == AttnType::CSA) cache += double(ctx / l.compress_ratio) * double(c.index_head_dim) * 4;
+    }
+    std::printf("memory          %s of weights (memory-mapped) + %s of cache per sequence at %lld tokens\n",
+                human_bytes(double(weight_bytes)).c_str(), human_bytes(cache).c_str(), (long long)ctx);
+    if (!w.unused.empty()) {
+        std::map<std::string, int> groups;
+        for (auto& n : w.unused) groups[n.substr(0, n.find('.'))]++;
+        std::printf("not used        ");
+        for (auto& [g, k] : groups)
+            std::printf("%s.* (%d tensors%s) ", g.c_str(), k, g == "mtp" ? ", multi-token prediction block" : "");
+        std::printf("\n");
+    }
+    return 0;
+}
+
 }  // namespace dsv4::cli

@@ -1,0 +1,38 @@
+// A checkpoint directory: config.json + model.safetensors or a sharded index, all memory-mapped.
+// Tensor names are normalised to the official form (dsv4-model.md "Checkpoint names"), so the
+// model code sees one naming whichever way the checkpoint was saved.
+#pragma once
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "io/config.h"
+#include "io/safetensors.h"
+
+namespace dsv4 {
+
+// transformers form -> official form: drops "model.", embed_tokens -> embed, lm_head -> head,
+// hc_head.hc_fn -> hc_head_fn, attn.norm -> attn.kv_norm, weight_scale_inv -> scale.
+std::string official_tensor_name(const std::string& name);
+
+class Checkpoint {
+public:
+    static std::unique_ptr<Checkpoint> open(const std::string& dir);
+
+    const ModelConfig& config() const { return config_; }
+    const std::string& dir() const { return dir_; }
+    // nullptr if absent.
+    const TensorView* find(const std::string& official_name) const;
+    const std::map<std::string, const TensorView*>& tensors() const { return tensors_; }
+    const std::vector<std::string>& files() const { return files_; }
+
+private:
+    std::string dir_;
+    ModelConfig config_;
+    std::vector<std::unique_ptr<SafetensorsFile>> shards_;
+    std::vector<std::string> files_;
+    std::map<std::string, const TensorView*> tensors_;
+};
+
+}  // namespace dsv4

@@ -1,0 +1,180 @@
+#include "io/safetensors.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+
+namespace dsv4 {
+
+using json = nlohmann::json;
+
+MappedFile::MappedFile(const std::string& path) : path_(path) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw std::runtime_error(path + ": cannot open: " + std::strerror(errno));
+    struct stat st {};
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        ::close(fd);
+        throw std::runtime_error(path + ": cannot stat: " + std::strerror(e));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        ::close(fd);
+        throw std::runtime_error(path + ": not a regular file");
+    }
+    size_ = size_t(st.st_size);
+    if (size_ > 0) {
+        void* p = mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (p == MAP_FAILED) {
+            int e = errno;
+            ::close(fd);
+            throw std::runtime_error(path + ": cannot mmap: " + std::strerror(e));
+        }
+        data_ = static_cast<const uint8_t*>(p);
+    }
+    ::close(fd);
+}
+
+MappedFile::~MappedFile() {
+    if (data_) munmap(const_cast<uint8_t*>(data_), size_);
+}
+
+int64_t TensorView::numel() const {
+    int64_t n = 1;
+    for (auto s : shape) n *= s;
+    return n;
+}
+
+std::string TensorView::shape_str() const {
+    std::string s = "[";
+    for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+    return s + "]";
+}
+
+std::map<std::string, TensorView> SafetensorsFile::parse_header(const std::string& file, const uint8_t* bytes,
+                                                                size_t size) {
+    auto fail = [&](const std::string& what) -> std::runtime_error {
+        return std::runtime_error(file + ": " + what);
+    };
+    if (size < 8) throw fail("truncated: " + std::to_string(size) + " bytes, no room for the 8-byte header length");
+    uint64_t n = 0;
+    for (int i = 0; i < 8; ++i) n |= uint64_t(bytes[i]) << (8 * i);
+    if (n > size - 8)
+        throw fail("truncated: header length " + std::to_string(n) + " runs past the end of the file (" +
+                   std::to_string(size) + " bytes)");
+    json h;
+    try {
+        h = json::parse(bytes + 8, bytes + 8 + n);
+    } catch (const json::exception& e) {
+        throw fail(std::string("header is not valid JSON: ") + e.what());
+    }
+    if (!h.is_object()) throw fail("header is not a JSON object");
+    const uint64_t data_size = size - 8 - n;
+    const uint8_t* data = bytes + 8 + n;
+
+    std::map<std::string, TensorView> out;
+    std::vector<std::pair<uint64_t, uint64_t>> ranges;
+    std::vector<std::string> range_names;
+    for (auto& [name, v] : h.items()) {
+        if (name == "__metadata__") {
+            if (!v.is_object()) throw fail("__metadata__ is not an object");
+            continue;
+        }
+        auto where = "tensor '" + name + "': ";
+        if (!v.is_object()) throw fail(where + "entry is not an object");
+        if (!v.contains("dtype") || !v["dtype"].is_string()) throw fail(where + "missing or non-string 'dtype'");
+        auto dt = dtype_from_name(v["dtype"].get<std::string>());
+        if (!dt) throw fail(where + "unknown dtype '" + v["dtype"].get<std::string>() + "'");
+        if (!v.contains("shape") || !v["shape"].is_array()) throw fail(where + "missing or non-array 'shape'");
+        TensorView t;
+        t.name = name;
+        t.dtype = *dt;
+        t.file = file;
+        uint64_t numel = 1;
+        for (auto& s : v["shape"]) {
+            if (!s.is_number_integer() || s.get<int64_t>() < 0) throw fail(where + "shape has a non-integer or negative dimension");
+            uint64_t d = s.get<uint64_t>();
+            if (d > (uint64_t(1) << 48) || (d && numel > (uint64_t(1) << 62) / d)) throw fail(where + "shape is too large");
+            numel *= d;
+            t.shape.push_back(int64_t(d));
+        }
+        auto& off = v["data_offsets"];
+        if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() || !off[1].is_number_unsigned())
+            throw fail(where + "'data_offsets' must be two non-negative integers");
+        uint64_t b = off[0].get<uint64_t>(), e = off[1].get<uint64_t>();
+        if (b > e) throw fail(where + "data_offsets begin " + std::to_string(b) + " > end " + std::to_string(e));
+        if (e > data_size)
+            throw fail(where + "data_offsets end " + std::to_string(e) + " runs past the end of the data (" +
+                       std::to_string(data_size) + " bytes): the file is truncated or the header is wrong");
+        uint64_t expect = numel * dtype_size(*dt);
+        if (e - b != expect)
+            throw fail(where + "holds " + std::to_string(e - b) + " bytes but " + dtype_name(*dt) + " " +
+                       t.shape_str() + " needs " + std::to_string(expect));
+        t.data = data ? data + b : nullptr;
+        t.nbytes = size_t(e - b);
+        ranges.emplace_back(b, e);
+        range_names.push_back(name);
+        out.emplace(name, std::move(t));
+    }
+    // No two tensors may share bytes.
+    std::vector<size_t> idx(ranges.size());
+    for (size_t i = 0; i < idx.size(); ++i) idx[i] = i;
+    std::sort(idx.begin(), idx.end(), [&](size_t a, size_t b) { return ranges[a] < ranges[b]; });
+    for (size_t k = 1; k < idx.size(); ++k) {
+        auto& prev = ranges[idx[k - 1]];
+        auto& cur = ranges[idx[k]];
+        if (cur.first < prev.second && cur.second > cur.first && prev.second > prev.first)
+            throw fail("tensors '" + range_names[idx[k - 1]] + "' and '" + range_names[idx[k]] +
+                       "' overlap in the data region");
+    }
+    return out;
+}
+
+std::unique_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path) {
+    auto f = std::unique_ptr<SafetensorsFile>(new SafetensorsFile());
+    f->map_ = std::make_unique<MappedFile>(path);
+    f->tensors_ = parse_header(path, f->map_->data(), f->map_->size());
+    // Metadata (string values only, as the format says).
+    uint64_t n = 0;
+    for (int i = 0; i < 8; ++i) n |= uint64_t(f->map_->data()[i]) << (8 * i);
+    auto h = json::parse(f->map_->data() + 8, f->map_->data() + 8 + n);
+    if (h.contains("__metadata__"))
+        for (auto& [k, v] : h["__metadata__"].items())
+            if (v.is_string()) f->metadata_[k] = v.get<std::string>();
+    return f;
+}
+
+void write_safetensors(const std::string& path, const std::vector<TensorOut>& tensors,
+                       const std::map<std::string, std::string>& metadata) {
+    json h = json::object();
+    if (!metadata.empty()) h["__metadata__"] = metadata;
+    uint64_t off = 0;
+    for (auto& t : tensors) {
+        h[t.name] = {{"dtype", dtype_name(t.dtype)}, {"shape", t.shape}, {"data_offsets", {off, off + t.nbytes}}};
+        off += t.nbytes;
+    }
+    std::string hs = h.dump();
+    while ((hs.size() + 8) % 8) hs.push_back(' ');
+    std::string tmp = path + ".tmp";
+    {
+        std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+        if (!f) throw std::runtime_error(path + ": cannot open for writing");
+        uint64_t n = hs.size();
+        unsigned char len[8];
+        for (int i = 0; i < 8; ++i) len[i] = (n >> (8 * i)) & 0xff;
+        f.write(reinterpret_cast<const char*>(len), 8);
+        f.write(hs.data(), std::streamsize(hs.size()));
+        for (auto& t : tensors) f.write(static_cast<const char*>(t.data), std::streamsize(t.nbytes));
+        if (!f) throw std::runtime_error(path + ": write failed");
+    }
+    if (std::rename(tmp.c_str(), path.c_str()) != 0) throw std::runtime_error(path + ": cannot rename " + tmp);
+}
+
+}  // namespace dsv4

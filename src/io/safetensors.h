@@ -1,0 +1,76 @@
+// safetensors files: memory-mapped, header validated before any tensor is touched.
+// Format: u64 little-endian header length N, N bytes of JSON {name: {dtype, shape, data_offsets}},
+// then the data region; offsets are relative to the data region.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "io/dtype.h"
+
+namespace dsv4 {
+
+// A read-only memory map of a whole file (RAII).
+class MappedFile {
+public:
+    explicit MappedFile(const std::string& path);
+    ~MappedFile();
+    MappedFile(const MappedFile&) = delete;
+    MappedFile& operator=(const MappedFile&) = delete;
+    const uint8_t* data() const { return data_; }
+    size_t size() const { return size_; }
+    const std::string& path() const { return path_; }
+
+private:
+    std::string path_;
+    const uint8_t* data_ = nullptr;
+    size_t size_ = 0;
+};
+
+struct TensorView {
+    std::string name;
+    DType dtype = DType::F32;
+    std::vector<int64_t> shape;
+    const uint8_t* data = nullptr;  // points into the mapping
+    size_t nbytes = 0;
+    std::string file;  // for error messages
+
+    int64_t numel() const;
+    std::string shape_str() const;
+};
+
+class SafetensorsFile {
+public:
+    // Maps `path` and validates its header; throws std::runtime_error naming the file and the
+    // tensor or field at fault.
+    static std::unique_ptr<SafetensorsFile> open(const std::string& path);
+    // Validates a header held in memory against a data region of `data_size` bytes (also used by
+    // the fuzz tests). `data` may be null when only the header is checked.
+    static std::map<std::string, TensorView> parse_header(const std::string& file, const uint8_t* bytes, size_t size);
+
+    const std::map<std::string, TensorView>& tensors() const { return tensors_; }
+    const std::map<std::string, std::string>& metadata() const { return metadata_; }
+    const std::string& path() const { return map_->path(); }
+
+private:
+    std::unique_ptr<MappedFile> map_;
+    std::map<std::string, TensorView> tensors_;
+    std::map<std::string, std::string> metadata_;
+};
+
+// One tensor to write: raw little-endian bytes in the given dtype.
+struct TensorOut {
+    std::string name;
+    DType dtype;
+    std::vector<int64_t> shape;
+    const void* data;
+    size_t nbytes;
+};
+
+void write_safetensors(const std::string& path, const std::vector<TensorOut>& tensors,
+                       const std::map<std::string, std::string>& metadata = {});
+
+}  // namespace dsv4

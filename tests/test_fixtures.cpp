@@ -1,0 +1,112 @@
+// The reference fixtures (made by Hugging Face transformers 5.17): full pass, cached chunks,
+// hidden states and greedy generation must match.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "model/model.h"
+#include "runtime/sampler.h"
+#include "test_util.h"
+
+using namespace dsv4;
+using namespace dsv4::test;
+
+struct FixtureCase {
+    const char* dir;
+    float tol;
+};
+
+class Fixture : public ::testing::TestWithParam<FixtureCase> {
+protected:
+    static std::unique_ptr<Model> load(const FixtureCase& fc) { return Model::load(data_path(fc.dir), 2); }
+};
+
+TEST_P(Fixture, LogitsFullPass) {
+    auto fc = GetParam();
+    auto model = load(fc);
+    auto ref = SafetensorsFile::open(data_path(std::string(fc.dir) + "/reference.safetensors"));
+    auto ids = tensor_ids(*ref, "input_ids");
+    auto want = tensor_f32(*ref, "logits_full");
+    auto st = model->new_sequence();
+    std::vector<float> logits;
+    model->forward(st, ids, logits);
+    float err = max_abs_diff(logits, want);
+    std::printf("[%s] full pass max |logits - logits_full| = %.3g\n", fc.dir, err);
+    EXPECT_LT(err, fc.tol);
+}
+
+TEST_P(Fixture, LogitsIncrementalChunks) {
+    auto fc = GetParam();
+    auto model = load(fc);
+    auto ref = SafetensorsFile::open(data_path(std::string(fc.dir) + "/reference.safetensors"));
+    auto ids = tensor_ids(*ref, "input_ids");
+    auto chunks = tensor_ids(*ref, "chunks");
+    auto want = tensor_f32(*ref, "logits_incremental");
+    const int64_t V = model->config().vocab_size;
+    auto st = model->new_sequence();
+    std::vector<float> all, part;
+    size_t off = 0;
+    for (int32_t c : chunks) {
+        model->forward(st, std::span<const int32_t>(ids.data() + off, size_t(c)), part);
+        ASSERT_EQ(part.size(), size_t(c) * size_t(V));
+        all.insert(all.end(), part.begin(), part.end());
+        off += size_t(c);
+    }
+    ASSERT_EQ(off, ids.size());
+    float err = max_abs_diff(all, want);
+    std::printf("[%s] %zu chunks: max |logits - logits_incremental| = %.3g\n", fc.dir, chunks.size(), err);
+    EXPECT_LT(err, fc.tol);
+}
+
+TEST_P(Fixture, GreedyGeneration) {
+    auto fc = GetParam();
+    auto model = load(fc);
+    auto ref = SafetensorsFile::open(data_path(std::string(fc.dir) + "/reference.safetensors"));
+    auto prompt = tensor_ids(*ref, "greedy_prompt");
+    auto want = tensor_ids(*ref, "greedy_output");
+    auto st = model->new_sequence();
+    std::vector<float> logits;
+    ForwardOptions last;
+    last.all_logits = false;
+    model->forward(st, prompt, logits, last);
+    std::vector<int32_t> got;
+    while (got.size() < want.size()) {
+        int32_t next = argmax(logits);
+        got.push_back(next);
+        model->forward(st, std::span<const int32_t>(&next, 1), logits, last);
+    }
+    EXPECT_EQ(got, want);
+}
+
+INSTANTIATE_TEST_SUITE_P(Checkpoints, Fixture,
+                         ::testing::Values(FixtureCase{"dsv4-tiny-a", 1e-4f}, FixtureCase{"dsv4-small-fp8", 2e-4f}),
+                         [](const auto& info) {
+                             std::string s = info.param.dir;
+                             for (auto& ch : s)
+                                 if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
+                             return s;
+                         });
+
+TEST(FixtureTinyA, HiddenStatesEveryLayer) {
+    auto model = Model::load(data_path("dsv4-tiny-a"), 2);
+    auto ref = SafetensorsFile::open(data_path("dsv4-tiny-a/reference.safetensors"));
+    auto ids = tensor_ids(*ref, "input_ids");
+    const int L = int(model->config().num_hidden_layers);
+    std::vector<std::vector<float>> got(size_t(L + 2));
+    ForwardOptions opt;
+    opt.on_hidden = [&](int i, const float* data, int64_t T) {
+        int64_t per = i == L + 1 ? model->config().hidden_size : model->config().hc_mult * model->config().hidden_size;
+        got[size_t(i)].assign(data, data + T * per);
+    };
+    auto st = model->new_sequence();
+    std::vector<float> logits;
+    model->forward(st, ids, logits, opt);
+    // transformers' convention: hidden_0 = embeddings as streams, hidden_i = streams after layer i-1
+    // for i < L, and hidden_L = the hc head + final norm output (it replaces the last layer's streams).
+    for (int i = 0; i <= L; ++i) {
+        auto want = tensor_f32(*ref, "hidden_" + std::to_string(i));
+        float err = max_abs_diff(got[size_t(i == L ? L + 1 : i)], want);
+        EXPECT_LT(err, 1e-4f) << "hidden_" << i;
+        std::printf("hidden_%d max abs diff %.3g\n", i, err);
+    }
+}
