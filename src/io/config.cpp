@@ -190,14 +190,17 @@ ModelConfig ModelConfig::from_json(const json& j, const std::string& src) {
     }
     if (yarn) {
         c.yarn.enabled = true;
-        c.yarn.factor = num_in(*yarn, "factor", yarn_field, src, 1.0, true);
         c.yarn.original_max_position_embeddings =
             num_in(*yarn, "original_max_position_embeddings", yarn_field, src, 0, true);
-        c.yarn.beta_fast = num_in(*yarn, "beta_fast", yarn_field, src, 32);
-        c.yarn.beta_slow = num_in(*yarn, "beta_slow", yarn_field, src, 1);
-        if (c.yarn.factor <= 0) throw r.err(yarn_field + ".factor", "must be positive");
         if (c.yarn.original_max_position_embeddings <= 0)
             throw r.err(yarn_field + ".original_max_position_embeddings", "must be positive");
+        // As transformers: an explicit factor wins; without one it is the context extension ratio.
+        c.yarn.factor = num_in(*yarn, "factor", yarn_field, src,
+                               double(c.max_position_embeddings) / c.yarn.original_max_position_embeddings);
+        if (yarn->contains("truncate") && (*yarn)["truncate"].is_boolean()) c.yarn.truncate = (*yarn)["truncate"].get<bool>();
+        c.yarn.beta_fast = num_in(*yarn, "beta_fast", yarn_field, src, 32);
+        c.yarn.beta_slow = num_in(*yarn, "beta_slow", yarn_field, src, 1);
+        if (!(c.yarn.factor > 0)) throw r.err(yarn_field + ".factor", "must be positive");
     }
     if (r.has("qk_rope_head_dim")) {
         c.rope_dim = r.integer("qk_rope_head_dim");
@@ -221,8 +224,8 @@ ModelConfig ModelConfig::from_json(const json& j, const std::string& src) {
         if (r.has("compress_rates")) {
             if (!j["compress_rates"].is_object()) throw r.err("compress_rates", "expected an object");
             for (auto& [k, v] : j["compress_rates"].items()) {
-                if (!v.is_number_integer() || v.get<int64_t>() <= 0)
-                    throw r.err("compress_rates." + k, "expected a positive integer");
+                if (!v.is_number_integer() || v.get<int64_t>() <= 0 || v.get<int64_t>() > (1 << 24))
+                    throw r.err("compress_rates." + k, "expected a positive integer, got " + v.dump());
                 rates[k] = v.get<int64_t>();
             }
         }
@@ -246,8 +249,8 @@ ModelConfig ModelConfig::from_json(const json& j, const std::string& src) {
             throw r.err("compress_ratios", "has " + std::to_string(cr.size()) + " entries but num_hidden_layers is " +
                                                std::to_string(L));
         for (int64_t i = 0; i < L; ++i) {
-            if (!cr[i].is_number_integer() || cr[i].get<int64_t>() < 0)
-                throw r.err("compress_ratios[" + std::to_string(i) + "]", "expected a non-negative integer");
+            if (!cr[i].is_number_integer() || cr[i].get<int64_t>() < 0 || cr[i].get<int64_t>() > (1 << 24))
+                throw r.err("compress_ratios[" + std::to_string(i) + "]", "expected a non-negative integer, got " + cr[i].dump());
             int64_t m = cr[i].get<int64_t>();
             auto& spec = c.layers[size_t(i)];
             spec.compress_ratio = int(m);
@@ -284,8 +287,10 @@ ModelConfig ModelConfig::from_json(const json& j, const std::string& src) {
     }
 
     // Consistency of the shapes.
+    // Every size is bounded so that products of two sizes cannot overflow.
     auto positive = [&](const char* f, int64_t v) {
         if (v <= 0) throw r.err(f, "must be positive, got " + std::to_string(v));
+        if (v > (int64_t(1) << 24)) throw r.err(f, std::to_string(v) + " is implausibly large");
     };
     positive("vocab_size", c.vocab_size);
     positive("hidden_size", c.hidden_size);
@@ -300,7 +305,8 @@ ModelConfig ModelConfig::from_json(const json& j, const std::string& src) {
     positive("sliding_window", c.sliding_window);
     positive("hc_mult", c.hc_mult);
     positive("hc_sinkhorn_iters", c.hc_sinkhorn_iters);
-    if (c.n_shared_experts < 0) throw r.err("n_shared_experts", "must not be negative");
+    if (c.n_shared_experts < 0 || c.n_shared_experts > 1024) throw r.err("n_shared_experts", "must be within 0..1024");
+    if (c.num_hidden_layers > 4096) throw r.err("num_hidden_layers", "implausibly large");
     if (c.rope_dim <= 0 || c.rope_dim > c.head_dim || c.rope_dim % 2)
         throw r.err("qk_rope_head_dim", std::to_string(c.rope_dim) + " must be even and within head_dim " +
                                             std::to_string(c.head_dim));

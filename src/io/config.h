@@ -18,6 +18,7 @@ struct YarnParams {
     double factor = 1.0;
     double original_max_position_embeddings = 0;
     double beta_fast = 32, beta_slow = 1;
+    bool truncate = true;  // floor/ceil the correction range
 };
 
 struct LayerSpec {

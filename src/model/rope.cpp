@@ -24,8 +24,10 @@ Rope Rope::yarn(double theta, int64_t r, const YarnParams& y) {
     auto corr = [&](double b) {
         return double(r) * std::log(y.original_max_position_embeddings / (b * 2.0 * M_PI)) / (2.0 * std::log(theta));
     };
-    double lo = std::max(std::floor(corr(y.beta_fast)), 0.0);
-    double hi = std::min(std::ceil(corr(y.beta_slow)), double(r - 1));
+    double lo = corr(y.beta_fast), hi = corr(y.beta_slow);
+    if (y.truncate) lo = std::floor(lo), hi = std::ceil(hi);
+    lo = std::max(lo, 0.0);
+    hi = std::min(hi, double(r - 1));
     if (lo == hi) hi += 0.001;
     Rope R;
     auto pf = pos_freqs(theta, r);
