@@ -38,6 +38,17 @@ std::string human_count(double n) {
     return buf;
 }
 
+// Tensors the forward pass does not read (e.g. the MTP block) are listed, never fatal.
+void note_unused(const Model& m) {
+    const auto& u = m.weights().unused;
+    if (u.empty()) return;
+    std::map<std::string, int> groups;
+    for (auto& n : u) groups[n.substr(0, n.find('.'))]++;
+    std::string list;
+    for (auto& [g, k] : groups) list += (list.empty() ? "" : ", ") + g + ".* (" + std::to_string(k) + ")";
+    std::fprintf(stderr, "dsv4: note: %zu checkpoint tensors are not used by the forward pass: %s\n", u.size(), list.c_str());
+}
+
 }  // namespace
 
 int cmd_logits(int argc, char** argv) {
@@ -61,6 +72,7 @@ int cmd_logits(int argc, char** argv) {
                                         std::to_string(tokens.size()) + " tokens");
     }
     auto model = Model::load(model_dir, threads);
+    note_unused(*model);
     const int64_t V = model->config().vocab_size;
     std::vector<float> all(tokens.size() * size_t(V)), part;
     auto st = model->new_sequence();
@@ -95,6 +107,7 @@ int cmd_generate(int argc, char** argv) {
     reject_unused(a, "generate");
 
     auto model = Model::load(model_dir, threads);
+    note_unused(*model);
     const auto& eos = model->config().eos_token_ids;
     Sampler sampler(sp);
     auto st = model->new_sequence();

@@ -72,6 +72,18 @@ double num_in(const json& obj, const char* k, const std::string& field, const st
     return obj[k].get<double>();
 }
 
+// obj[k] (or obj[alt]) as a string, `def` when absent.
+std::string str_in(const json& obj, const char* k, const char* alt, const std::string& field, const std::string& src,
+                   const std::string& def) {
+    for (const char* key : {k, alt}) {
+        if (!key || !obj.contains(key) || obj[key].is_null()) continue;
+        if (!obj[key].is_string())
+            throw std::runtime_error(src + ": field '" + field + "." + key + "': expected a string, got " + obj[key].dump());
+        return obj[key].get<std::string>();
+    }
+    return def;
+}
+
 AttnType parse_layer_type(const std::string& s, const std::string& src, size_t i) {
     if (s == "sliding_attention") return AttnType::Sliding;
     if (s == "compressed_sparse_attention") return AttnType::CSA;
@@ -87,7 +99,17 @@ bool ModelConfig::has_compressed_layers() const {
     return false;
 }
 
+static ModelConfig parse_config(const json& j, const std::string& src);
+
 ModelConfig ModelConfig::from_json(const json& j, const std::string& src) {
+    try {
+        return parse_config(j, src);
+    } catch (const json::exception& e) {  // a type the checks above did not foresee
+        throw std::runtime_error(src + ": unexpected value type: " + e.what());
+    }
+}
+
+static ModelConfig parse_config(const json& j, const std::string& src) {
     if (!j.is_object()) throw std::runtime_error(src + ": config is not a JSON object");
     Reader r{j, src};
     ModelConfig c;
@@ -169,7 +191,7 @@ ModelConfig ModelConfig::from_json(const json& j, const std::string& src) {
             const auto& cp = rp["compress"];
             if (!cp.is_object()) throw r.err("rope_parameters.compress", "expected an object");
             c.compress_rope_theta = num_in(cp, "rope_theta", "rope_parameters.compress", src, c.compress_rope_theta);
-            std::string type = cp.value("rope_type", cp.value("type", std::string("default")));
+            std::string type = str_in(cp, "rope_type", "type", "rope_parameters.compress", src, "default");
             if (type == "yarn") {
                 yarn = &cp;
                 yarn_field = "rope_parameters.compress";
@@ -180,7 +202,7 @@ ModelConfig ModelConfig::from_json(const json& j, const std::string& src) {
     } else if (r.has("rope_scaling")) {
         const auto& rs = j["rope_scaling"];
         if (!rs.is_object()) throw r.err("rope_scaling", "expected an object");
-        std::string type = rs.value("type", rs.value("rope_type", std::string("")));
+        std::string type = str_in(rs, "type", "rope_type", "rope_scaling", src, "");
         if (type == "yarn") {
             yarn = &rs;
             yarn_field = "rope_scaling";
