@@ -29,8 +29,14 @@ void attention_forward(ThreadPool& pool, const ModelConfig& c, const LayerSpec& 
     for (int64_t t = 0; t < rows; ++t)
         for (int64_t h = 0; h < H; ++h) {
             float* qh = q.data() + (t * H + h) * d;
-            ops::rms_norm(qh, nullptr, qh, d, eps);
-            ops::round_bf16(c, qh, d);
+            if (ops::official(c)) {  // the per-head q norm runs in bf16 tensor ops in the reference
+                float ss = 0;
+                for (int64_t i = 0; i < d; ++i) ss += rnd::bf16(qh[i] * qh[i]);
+                float r = rnd::bf16(1.0f / std::sqrt(rnd::bf16(rnd::bf16(ss / float(d)) + float(eps))));
+                for (int64_t i = 0; i < d; ++i) qh[i] = rnd::bf16(qh[i] * r);
+            } else {
+                ops::rms_norm(qh, nullptr, qh, d, eps);
+            }
             rope.apply(qh, d, pos[size_t(t)]);
             ops::round_bf16(c, qh, d);
         }
