@@ -1,5 +1,6 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "tokenizer/regex.h"
+#include "tokenizer/unicode_additions.h"
 
 #include <pcre2.h>
 
@@ -85,9 +86,24 @@ bool Regex::matches_at(std::string_view text, size_t pos) const {
     return match(*code_, text, pos, PCRE2_ANCHORED, m.md) > 0;
 }
 
+namespace {
+// Code points a general category gains from Unicode 14.0 (PCRE2 10.42) to 16.0 (Oniguruma).
+const char* category_additions(char c) {
+    namespace ua = unicode_additions;
+    switch (c) {
+        case 'L': return ua::kL;
+        case 'M': return ua::kM;
+        case 'N': return ua::kN;
+        case 'P': return ua::kP;
+        case 'S': return ua::kS;
+        default: return nullptr;
+    }
+}
+}  // namespace
+
 std::string onig_to_pcre2(const std::string& p) {
     std::string out;
-    out.reserve(p.size() + 16);
+    out.reserve(p.size() + 64);
     bool in_class = false;
     for (size_t i = 0; i < p.size(); ++i) {
         char c = p[i];
@@ -95,13 +111,30 @@ std::string onig_to_pcre2(const std::string& p) {
             char n = p[i + 1];
             ++i;
             if (n == 's') {
-                out += in_class ? "\\s\\x{85}" : "[\\s\\x{85}]";
-            } else if (n == 'S' && !in_class) {
-                out += "[^\\s\\x{85}]";
-            } else {
-                out += '\\';
-                out += n;
+                out += in_class ? std::string(unicode_additions::kSpace) : "[" + std::string(unicode_additions::kSpace) + "]";
+                continue;
             }
+            if (n == 'S' && !in_class) {
+                out += "[^" + std::string(unicode_additions::kSpace) + "]";
+                continue;
+            }
+            if (n == 'p' || n == 'P') {
+                // \p{X} or \pX with X one of the five general categories (one letter).
+                char cat = 0;
+                size_t len = 0;
+                if (i + 1 < p.size() && p[i + 1] != '{') { cat = p[i + 1]; len = 1; }
+                else if (i + 3 < p.size() && p[i + 1] == '{' && p[i + 3] == '}') { cat = p[i + 2]; len = 3; }
+                const char* add = category_additions(cat);
+                if (add && (n == 'p' || !in_class)) {
+                    std::string cls = std::string("\\p{") + cat + "}" + add;
+                    if (in_class) out += cls;
+                    else out += (n == 'p' ? "[" : "[^") + cls + "]";
+                    i += len;
+                    continue;
+                }
+            }
+            out += '\\';
+            out += n;
             continue;
         }
         if (c == '[' && !in_class) {

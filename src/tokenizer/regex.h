@@ -28,8 +28,9 @@ private:
     std::unique_ptr<Code> code_;
 };
 
-// Oniguruma (which HF tokenizers uses) counts U+0085 (NEL) as \s; PCRE2 10.42 does not.
-// Rewrites \s and \S so the two agree. Other syntax is shared by both for these patterns.
+// HF tokenizers matches with Oniguruma (Unicode 16.0); the system PCRE2 may know an older
+// Unicode. Rewrites \s, \S (Oniguruma: White_Space; PCRE2 also matches U+180E) and
+// \p{L|M|N|P|S} (adds the newer code points) so both match the same characters.
 std::string onig_to_pcre2(const std::string& pattern);
 
 }  // namespace dsv4::tok
