@@ -13,43 +13,12 @@
 
 #include "tokenizer/byte_level.h"
 #include "tokenizer/tokenizer.h"
+#include "tokenizer_test_util.h"
 
 namespace {
 
 using nlohmann::json;
-
-json synthetic_tokenizer() {
-    dsv4::tok::ByteLevelAlphabet alphabet;
-    json vocab = json::object();
-    for (int b = 0; b < 256; ++b) vocab[alphabet.encode_byte(uint8_t(b))] = b;
-    const std::vector<std::string> merges{"Ġ t", "h e",  "Ġt he", "Ġ a",  "i n",   "Ġa n",   "Ġan d", "e r",
-                                          "Ġ w", "o r",  "Ġw or", "Ġwor d", "l l", "e ll", "h ell", "hell o"};
-    int next = 256;
-    for (const auto& m : merges) {
-        std::string merged = m.substr(0, m.find(' ')) + m.substr(m.find(' ') + 1);
-        if (!vocab.contains(merged)) vocab[merged] = next++;
-    }
-    auto added = [](int id, const char* content, bool single_word, bool lstrip, bool rstrip, bool normalized,
-                    bool special) {
-        return json{{"id", id},         {"content", content}, {"single_word", single_word}, {"lstrip", lstrip},
-                    {"rstrip", rstrip}, {"normalized", normalized}, {"special", special}};
-    };
-    return json{
-        {"version", "1.0"},
-        {"added_tokens", json::array({added(272, "<s>", false, false, false, false, true),
-                                      added(273, "[L]", false, true, false, false, false),
-                                      added(274, "[R]", false, false, true, false, false),
-                                      added(275, "word", true, false, false, true, false),
-                                      added(276, "<s>x", false, false, false, true, false)})},
-        {"normalizer", nullptr},
-        {"pre_tokenizer", {{"type", "ByteLevel"}, {"add_prefix_space", true}, {"trim_offsets", true}, {"use_regex", true}}},
-        {"post_processor", nullptr},
-        {"decoder", {{"type", "ByteLevel"}, {"add_prefix_space", true}, {"trim_offsets", true}, {"use_regex", true}}},
-        {"model", {{"type", "BPE"}, {"dropout", nullptr}, {"unk_token", nullptr}, {"continuing_subword_prefix", nullptr},
-                   {"end_of_word_suffix", nullptr}, {"fuse_unk", false}, {"byte_fallback", false},
-                   {"vocab", vocab}, {"merges", merges}}},
-    };
-}
+using dsv4::test::synthetic_tokenizer;
 
 class TempTokenizer {
 public:
