@@ -15,6 +15,7 @@ const fs = require('fs');
   let distinct = docs.length;
   for (let i = 1; i < docs.length; i++) if (docs[i] === docs[0]) { distinct = i; break; }
   let tokens = 0, firstBytes = 0, firstSecs = 0;
+  const c1 = process.cpuUsage();  // all threads of the process (the encode runs on a libuv worker)
   for (let i = 0; i < docs.length; i++) {
     const e = await tok.encode(docs[i], null, { addSpecialTokens: false });
     tokens += e.getIds().length;
@@ -24,10 +25,13 @@ const fs = require('fs');
     }
   }
   const t2 = process.hrtime.bigint();
+  const c2 = process.cpuUsage(c1);
+  const cpu = (c2.user + c2.system) / 1e6;
   const load = Number(t1 - t0) / 1e9, secs = Number(t2 - t1) / 1e9;
   console.log(JSON.stringify({
     impl: 'hf-tokenizers', docs: docs.length, bytes, tokens, load_s: +load.toFixed(3), encode_s: +secs.toFixed(3),
     mb_per_s: +(bytes / secs / 1e6).toFixed(2), tokens_per_s: Math.round(tokens / secs),
     first_round_mb_per_s: +(firstBytes / firstSecs / 1e6).toFixed(2),
+    cpu_s: +cpu.toFixed(3), mb_per_cpu_s: +(bytes / cpu / 1e6).toFixed(2),
   }));
 })().catch((e) => { console.error('hf_tokenizers_bench:', e.message); process.exit(1); });
