@@ -88,7 +88,10 @@ BlockResult parse_tool_block(std::string_view s, const ChatFormat& fmt, size_t f
         std::string_view head = s.substr(pos, f.start - pos);  // ` name="NAME">\n`
         pos = f.after;
         while (!head.empty() && is_space(head.front())) head.remove_prefix(1);
-        constexpr std::string_view name_pre = "name=\"", name_post = "\">\n";
+        // `name="NAME">\n`, plus one more '\n' when the invoke has no parameter (the reference's regex ends
+        // in `">\n$`, and `$` also matches before a final newline).
+        constexpr std::string_view name_pre = "name=\"";
+        std::string_view name_post = head.ends_with("\">\n\n") ? "\">\n\n" : "\">\n";
         if (!head.starts_with(name_pre) || !head.ends_with(name_post) || head.size() < name_pre.size() + name_post.size())
             return fail("tool-call block: bad invoke name");
         ToolCall call;
@@ -102,8 +105,10 @@ BlockResult parse_tool_block(std::string_view s, const ChatFormat& fmt, size_t f
             std::string_view p = s.substr(pos, e.start - pos);  // ` name="KEY" string="true">VALUE<`
             pos = e.after;
             constexpr std::string_view key_pre = " name=\"", sep = "\" string=\"";
-            if (!p.starts_with(key_pre) || !p.ends_with("<")) return fail("tool-call block: bad parameter");
-            p = p.substr(key_pre.size(), p.size() - key_pre.size() - 1);
+            const size_t tail = p.ends_with("<") ? 1 : p.ends_with("<\n") ? 2 : 0;  // `<$` as in the reference
+            if (!p.starts_with(key_pre) || tail == 0 || p.size() < key_pre.size() + tail)
+                return fail("tool-call block: bad parameter");
+            p = p.substr(key_pre.size(), p.size() - key_pre.size() - tail);
             bool matched = false, is_string = false;
             std::string_view key, value;
             for (size_t k = p.find(sep); k != std::string_view::npos; k = p.find(sep, k + 1)) {
