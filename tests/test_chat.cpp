@@ -366,6 +366,9 @@ TEST(ChatParse, ChatModeAndMissingEos) {
     EXPECT_EQ(m.content, "Hello");
     EXPECT_FALSE(m.reasoning_content);
     EXPECT_FALSE(m.malformed);
+    m = parse_completion("Hi" + kEos + "\n", false);  // a file's final newline after EOS is ignored
+    EXPECT_EQ(m.content, "Hi");
+    EXPECT_FALSE(m.malformed);
     m = parse_completion("R</think>C", true);
     EXPECT_EQ(m.reasoning_content, "R");
     EXPECT_EQ(m.content, "C");

@@ -279,10 +279,9 @@ std::vector<StreamDelta> StreamParser::drain(bool final) {
                 continue;
             }
             case State::done:
-                if (!buf_.empty()) {
-                    set_malformed("text after EOS");
-                    buf_.clear();
-                }
+                // Nothing is generated after EOS; whitespace there (a file's final newline) is ignored.
+                if (!std::all_of(buf_.begin(), buf_.end(), is_space)) set_malformed("text after EOS");
+                buf_.clear();
                 return out;
         }
     }
