@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <stdexcept>
 
@@ -52,6 +53,18 @@ std::string read_text(const std::string& path) {
     return s.str();
 }
 
+// DIR/unigram_counts.json ({"counts": [one per id]}, written by tools/train/unigram_counts.py), or empty.
+std::vector<int64_t> unigram_counts_of(const std::string& dir) {
+    auto path = std::filesystem::path(dir) / "unigram_counts.json";
+    if (!std::filesystem::exists(path)) return {};
+    try {
+        auto j = nlohmann::json::parse(read_text(path.string()));
+        return j.at("counts").get<std::vector<int64_t>>();
+    } catch (const nlohmann::json::exception& e) {
+        throw std::runtime_error(path.string() + ": " + e.what());
+    }
+}
+
 }  // namespace
 
 int cmd_perplexity(int argc, char** argv) {
@@ -68,12 +81,15 @@ int cmd_perplexity(int argc, char** argv) {
     if (ids.size() < 2) throw std::runtime_error(text_path + ": fewer than 2 tokens");
     auto model = Model::load(dir, threads);
 
-    const auto r = perplexity(*model, ids, window);
+    const auto counts = unigram_counts_of(dir);
+    const auto r = perplexity(*model, ids, window, counts);
     std::printf("tokens       %zu (%lld predicted, windows of %lld)\n", ids.size(), (long long)r.predicted,
                 (long long)window);
     std::printf("loss         %.6f nats/token\n", r.loss());
     std::printf("perplexity   %.4f\n", r.perplexity());
-    std::printf("unigram      %.4f (baseline: the text's own token frequencies)\n", r.unigram_perplexity());
+    std::printf("unigram      %.4f (baseline: %s)\n", r.unigram_perplexity(),
+                counts.empty() ? "the text's own token frequencies"
+                               : "add-one training-set token frequencies, unigram_counts.json");
     return 0;
 }
 
