@@ -124,6 +124,11 @@ minutes on one CPU thread. Expect locally plausible English, not sense.
 | unigram baseline: add-one training-set token frequencies (train.py; `dsv4 perplexity` with `unigram_counts.json`) | {m['unigram_ppl']:.1f} |
 | unigram baseline: the held-out text's own token frequencies (an optimistic, in-sample unigram) | {uni_self:.1f} |
 
+The held-out split is harder than the training text: its addresses are the most recent (2010-2021, a
+vocabulary the 1790-2009 training addresses barely cover) and its chapters the end of the novel, hence
+held-out loss above the training loss. The run saw about half an epoch: one thread on a machine shared with
+other builds (load average about 10 on 2 cores) gave 3-8 s per step.
+
 Held-out evaluation: the held-out text is encoded whole, cut into windows of {m['seq']} + 1 tokens starting every
 {m['seq']} tokens; each window is a fresh sequence predicting its tokens 1.. (every token but the first is
 predicted once). `dsv4 perplexity --model models/dsv4-mini --text tools/train/.data/heldout.txt` does the same:
@@ -147,6 +152,11 @@ sliding window 16, so most queries see many compressor windows and a real top-k 
 {check}
 ```
 
+## Files
+`config.json`, `model.safetensors` (F32, transformers tensor names), `tokenizer.json` (Hugging Face format),
+`unigram_counts.json` (training-split token counts, for the perplexity baseline; `tools/train/unigram_counts.py`),
+`metrics.json` (every number above, and the loss log), `loss.png`.
+
 ## Reproduce
 ```
 sh tools/train/install-deps.sh                 # Debian: python3-torch, numpy, matplotlib, regex, OpenBLAS
@@ -154,6 +164,9 @@ sh tools/train/install-deps.sh                 # Debian: python3-torch, numpy, m
 /usr/bin/python3 tools/train/bpe.py train tools/train/.data/train.txt models/dsv4-mini/tokenizer.json
 /usr/bin/python3 tools/train/check_against_engine.py   # needs build/dsv4
 /usr/bin/python3 tools/train/train.py --time-budget {m['time_budget']:.0f}
+/usr/bin/python3 tools/train/unigram_counts.py
+build/dsv4 perplexity --text tools/train/.data/heldout.txt > ppl.txt; build/dsv4 run "The state of our Union is" > sample.txt
+/usr/bin/python3 tools/train/make_card.py --engine-ppl ppl.txt --sample sample.txt
 ```
 One run, offline, never in CI. Training is not bit-reproducible across machines (time-budgeted schedule).
 """
