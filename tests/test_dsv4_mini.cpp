@@ -62,3 +62,25 @@ TEST(DefaultModel, HeldOutPerplexityFarBelowUnigram) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(DefaultModel, RunCommandUsesTheDefaultModel) {
+    // no --model: the binary falls back to models/dsv4-mini of its source tree
+    auto r = dsv4::test::run_dsv4("run --greedy --max-new-tokens 8 --threads 1 'The President'");
+    ASSERT_EQ(r.status, 0) << r.out;
+    EXPECT_EQ(r.out.rfind("The President", 0), 0u) << r.out;
+    EXPECT_GT(r.out.size(), std::string("The President\n").size()) << r.out;
+    auto bad = dsv4::test::run_dsv4("run --greedy --top-p 0.5 'x'");
+    EXPECT_NE(bad.status, 0);
+}
+
+TEST(DefaultModel, PerplexityCommandPrintsModelAndBaseline) {
+    auto r = dsv4::test::run_dsv4("perplexity --threads 1 --text '" +
+                                  dsv4::test::data_path("dsv4-mini-heldout-excerpt.txt") + "'");
+    ASSERT_EQ(r.status, 0) << r.out;
+    EXPECT_NE(r.out.find("perplexity "), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("unigram "), std::string::npos) << r.out;
+}
+
+}  // namespace
