@@ -1,6 +1,7 @@
 // Malformed checkpoints and inputs: each gives one clear line naming the file, tensor or field,
 // and a non-zero exit; never a crash. Plus randomized (fuzz) tests of the two parsers.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -70,7 +71,8 @@ void expect_one_line_error(const std::string& args, const std::vector<std::strin
 
 std::string logits_cmd(const std::string& dir) {
     static std::string toks = [] {
-        auto d = temp_dir("tokens");
+        // one directory per test process: ctest -j runs these tests concurrently
+        auto d = temp_dir("tokens-" + std::to_string(::getpid()));
         write_all(d + "/t.txt", "1 2 3, 4\n5");
         return d + "/t.txt";
     }();
