@@ -1,8 +1,25 @@
 #include "kernels/cpu/threadpool.h"
 
 #include <algorithm>
+#include <chrono>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define DSV4_PAUSE() _mm_pause()
+#else
+#define DSV4_PAUSE() std::this_thread::yield()
+#endif
 
 namespace dsv4 {
+
+namespace {
+constexpr auto kSpin = std::chrono::microseconds(50);
+
+void range_of(int64_t n, int parts, int i, int64_t& b, int64_t& e) {
+    b = n * i / parts;
+    e = n * (i + 1) / parts;
+}
+}  // namespace
 
 ThreadPool::ThreadPool(int threads) {
     if (threads <= 0) threads = int(std::max(1u, std::thread::hardware_concurrency()));
@@ -12,32 +29,38 @@ ThreadPool::ThreadPool(int threads) {
 ThreadPool::~ThreadPool() {
     {
         std::lock_guard<std::mutex> lk(mu_);
-        stop_ = true;
+        stop_.store(true);
     }
     start_cv_.notify_all();
     for (auto& t : workers_) t.join();
 }
 
-static void range_of(int64_t n, int parts, int i, int64_t& b, int64_t& e) {
-    b = n * i / parts;
-    e = n * (i + 1) / parts;
-}
-
 void ThreadPool::worker(int index) {
     uint64_t seen = 0;
     for (;;) {
-        const std::function<void(int64_t, int64_t)>* job;
-        int64_t n;
-        int parts;
-        {
-            std::unique_lock<std::mutex> lk(mu_);
-            start_cv_.wait(lk, [&] { return stop_ || generation_ != seen; });
-            if (stop_) return;
-            seen = generation_;
-            job = job_;
-            n = job_n_;
-            parts = job_parts_;
+        // Spin briefly for the next job, then sleep.
+        uint64_t g = generation_.load(std::memory_order_acquire);
+        if (g == seen && !stop_.load(std::memory_order_relaxed)) {
+            const auto until = std::chrono::steady_clock::now() + kSpin;
+            for (int i = 0;; ++i) {
+                DSV4_PAUSE();
+                g = generation_.load(std::memory_order_acquire);
+                if (g != seen || stop_.load(std::memory_order_relaxed)) break;
+                if ((i & 63) == 63 && std::chrono::steady_clock::now() > until) break;
+            }
         }
+        if (g == seen) {
+            std::unique_lock<std::mutex> lk(mu_);
+            sleepers_.fetch_add(1);
+            start_cv_.wait(lk, [&] { return stop_.load() || generation_.load() != seen; });
+            sleepers_.fetch_sub(1);
+            g = generation_.load(std::memory_order_acquire);
+        }
+        if (stop_.load()) return;
+        seen = g;
+        const auto* job = job_;
+        const int64_t n = job_n_;
+        const int parts = job_parts_;
         if (index < parts) {
             int64_t b, e;
             range_of(n, parts, index, b, e);
@@ -48,10 +71,7 @@ void ThreadPool::worker(int index) {
                 if (!error_) error_ = std::current_exception();
             }
         }
-        {
-            std::lock_guard<std::mutex> lk(mu_);
-            if (--pending_ == 0) done_cv_.notify_one();
-        }
+        pending_.fetch_sub(1, std::memory_order_acq_rel);
     }
 }
 
@@ -63,15 +83,16 @@ void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64
         return;
     }
     {
+        // Under the lock so that a worker deciding to sleep cannot miss the bump.
         std::lock_guard<std::mutex> lk(mu_);
         job_ = &fn;
         job_n_ = n;
         job_parts_ = parts;
-        pending_ = int(workers_.size());
         error_ = nullptr;
-        ++generation_;
+        pending_.store(int(workers_.size()), std::memory_order_relaxed);
+        generation_.fetch_add(1, std::memory_order_release);
     }
-    start_cv_.notify_all();
+    if (sleepers_.load() > 0) start_cv_.notify_all();
     int64_t b, e;
     range_of(n, parts, 0, b, e);
     std::exception_ptr mine;
@@ -80,10 +101,12 @@ void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64
     } catch (...) {
         mine = std::current_exception();
     }
-    std::unique_lock<std::mutex> lk(mu_);
-    done_cv_.wait(lk, [&] { return pending_ == 0; });
-    job_ = nullptr;
+    for (int i = 0; pending_.load(std::memory_order_acquire) != 0; ++i) {
+        if (i < 4096) DSV4_PAUSE();
+        else std::this_thread::yield();
+    }
     if (mine) std::rethrow_exception(mine);
+    std::lock_guard<std::mutex> lk(mu_);
     if (error_) std::rethrow_exception(error_);
 }
 
