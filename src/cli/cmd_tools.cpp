@@ -10,6 +10,7 @@
 #include "cli/commands.h"
 #include "io/quantize.h"
 #include "io/random_init.h"
+#include "io/token_file.h"
 #include "kernels/cpu/machine.h"
 #include "kernels/cpu/matmul.h"
 #include "model/model.h"
@@ -136,7 +137,8 @@ int cmd_bench(int argc, char** argv) {
     Args a(argc, argv, 1, {"machine"});
     const bool machine = a.flag("machine");
     const auto dir = a.get("model");
-    const int64_t prompt_n = a.get_int("prompt", 512);
+    const auto tokens_file = a.get("tokens");
+    int64_t prompt_n = a.get_int("prompt", 512);
     const int64_t gen_n = a.get_int("gen", 32);
     const int threads = int(a.get_int("threads", 0));
     const uint64_t seed = uint64_t(a.get_int("seed", 1));
@@ -158,6 +160,13 @@ int cmd_bench(int argc, char** argv) {
     std::mt19937_64 rng(seed);
     std::vector<int32_t> prompt(static_cast<size_t>(prompt_n));
     for (auto& t : prompt) t = int32_t(2 + rng() % uint64_t(std::max<int64_t>(1, V - 2)));
+    if (tokens_file) {  // a given prompt (its first --prompt tokens when that is given)
+        auto ids = read_token_file(*tokens_file);
+        if (ids.empty()) throw std::invalid_argument(*tokens_file + ": no tokens");
+        if (a.has("prompt") && int64_t(ids.size()) > prompt_n) ids.resize(size_t(prompt_n));
+        prompt.assign(ids.begin(), ids.end());
+        prompt_n = int64_t(prompt.size());
+    }
 
     ForwardOptions last;
     last.all_logits = false;

@@ -37,24 +37,72 @@ void moe_route(ThreadPool& pool, const ModelConfig& c, const LayerSpec& spec, co
     }
 }
 
-// out[r] = w2 @ (silu(min(w1 x, L)) * clamp(w3 x, -L, L)) for rows x [n, D].
-static void expert_forward(ThreadPool& pool, const ModelConfig& c, const ExpertWeights& e, const float* x, int64_t n,
-                           float* out) {
-    const int64_t I = e.w1.out;
-    std::vector<float> h1(size_t(n * I)), h3(size_t(n * I));
-    linear(pool, e.w1, x, h1.data(), n);
-    linear(pool, e.w3, x, h3.data(), n);
-    const float L = float(c.swiglu_limit);
-    for (size_t i = 0; i < h1.size(); ++i) {
-        float g = h1[i], u = h3[i];
-        if (L > 0) {
-            g = std::min(g, L);
-            u = std::clamp(u, -L, L);
-        }
-        h1[i] = ops::silu(g) * u;
+namespace {
+
+// Row chunk of the experts' products: 128 rows keeps each chunk's weight read (>= 64 KB) large
+// against the per-call work (FP4 activation reorder) while giving the threads enough chunks.
+constexpr int64_t kExpertChunk = 128;
+
+// The experts of one MoE call (routed ones on their tokens, the shared one on all), run together:
+// every w1/w3 row chunk of every expert in one parallel pass, the SwiGLU, then every w2 chunk in
+// a second pass. Two pool calls per layer instead of three per expert, and the threads stay
+// balanced however few tokens each expert has (decode: one). Each product is computed by the
+// same kernels as a pooled matmul, so results do not depend on the grouping.
+struct ExpertTask {
+    const ExpertWeights* w;
+    const float* x;  // [n, D]
+    int64_t n;
+    float* out;      // [n, D]
+    std::vector<float> h1, h3;
+};
+
+void run_experts(ThreadPool& pool, const ModelConfig& c, std::vector<ExpertTask>& tasks) {
+    // phase 1: h1 = w1 x, h3 = w3 x
+    // (task, first row); a first row >= I stands for row (first row - I) of w3
+    std::vector<std::pair<size_t, int64_t>> chunks;
+    for (size_t i = 0; i < tasks.size(); ++i) {
+        auto& t = tasks[i];
+        const int64_t I = t.w->w1.out;
+        t.h1.resize(size_t(t.n * I));
+        t.h3.resize(size_t(t.n * I));
+        for (int64_t r = 0; r < I; r += kExpertChunk) chunks.emplace_back(i, r), chunks.emplace_back(i, I + r);
     }
-    linear(pool, e.w2, h1.data(), out, n);
+    pool.parallel_for(int64_t(chunks.size()), [&](int64_t b, int64_t e) {
+        for (int64_t j = b; j < e; ++j) {
+            auto& t = tasks[chunks[size_t(j)].first];
+            const int64_t I = t.w->w1.out, r = chunks[size_t(j)].second;
+            const bool up = r >= I;
+            const Linear& W = up ? t.w->w3 : t.w->w1;
+            const int64_t r0 = up ? r - I : r, r1 = std::min(I, r0 + kExpertChunk);
+            float* h = up ? t.h3.data() : t.h1.data();
+            matmul_serial(W, t.x, W.in, h + r0, I, t.n, r0, r1);
+        }
+    });
+    const float L = float(c.swiglu_limit);
+    for (auto& t : tasks)
+        for (size_t i = 0; i < t.h1.size(); ++i) {
+            float g = t.h1[i], u = t.h3[i];
+            if (L > 0) {
+                g = std::min(g, L);
+                u = std::clamp(u, -L, L);
+            }
+            t.h1[i] = ops::silu(g) * u;
+        }
+    // phase 2: out = w2 h
+    chunks.clear();
+    for (size_t i = 0; i < tasks.size(); ++i)
+        for (int64_t r = 0; r < tasks[i].w->w2.out; r += kExpertChunk) chunks.emplace_back(i, r);
+    pool.parallel_for(int64_t(chunks.size()), [&](int64_t b, int64_t e) {
+        for (int64_t j = b; j < e; ++j) {
+            auto& t = tasks[chunks[size_t(j)].first];
+            const Linear& W = t.w->w2;
+            const int64_t r0 = chunks[size_t(j)].second, r1 = std::min(W.out, r0 + kExpertChunk);
+            matmul_serial(W, t.h1.data(), W.in, t.out + r0, W.out, t.n, r0, r1);
+        }
+    });
 }
+
+}  // namespace
 
 void moe_forward(ThreadPool& pool, const ModelConfig& c, const LayerSpec& spec, const MoEWeights& w, const float* x,
                  const int32_t* tokens, int64_t T, float* out) {
@@ -67,26 +115,39 @@ void moe_forward(ThreadPool& pool, const ModelConfig& c, const LayerSpec& spec, 
     for (int64_t t = 0; t < T; ++t)
         for (int64_t j = 0; j < k; ++j) routed[size_t(ex[size_t(t * k + j)])].emplace_back(t, wt[size_t(t * k + j)]);
     std::fill(out, out + T * D, 0.0f);
-    std::vector<float> xs, ys;
+    // Gather each routed expert's tokens, run all experts together, then add their outputs in
+    // expert order (the same order of additions whatever the threads did).
+    std::vector<ExpertTask> tasks;
+    std::vector<std::vector<float>> xs, ys;
+    std::vector<int64_t> which;
     for (int64_t e = 0; e < E; ++e) {
         const auto& list = routed[size_t(e)];
         if (list.empty()) continue;
         const int64_t n = int64_t(list.size());
-        xs.resize(size_t(n * D));
-        ys.resize(size_t(n * D));
-        for (int64_t r = 0; r < n; ++r) std::copy_n(x + list[size_t(r)].first * D, D, xs.data() + r * D);
-        expert_forward(pool, c, w.experts[size_t(e)], xs.data(), n, ys.data());
-        for (int64_t r = 0; r < n; ++r) {
+        xs.emplace_back(size_t(n * D));
+        ys.emplace_back(size_t(n * D));
+        for (int64_t r = 0; r < n; ++r) std::copy_n(x + list[size_t(r)].first * D, D, xs.back().data() + r * D);
+        which.push_back(e);
+    }
+    for (size_t i = 0; i < which.size(); ++i)
+        tasks.push_back({&w.experts[size_t(which[i])], xs[i].data(), int64_t(routed[size_t(which[i])].size()), ys[i].data(), {}, {}});
+    std::vector<float> shared_out;
+    if (w.has_shared) {
+        shared_out.resize(size_t(T * D));
+        tasks.push_back({&w.shared, x, T, shared_out.data(), {}, {}});
+    }
+    run_experts(pool, c, tasks);
+    for (size_t i = 0; i < which.size(); ++i) {
+        const auto& list = routed[size_t(which[i])];
+        for (int64_t r = 0; r < int64_t(list.size()); ++r) {
             float* o = out + list[size_t(r)].first * D;
             const float g = list[size_t(r)].second;
-            for (int64_t i = 0; i < D; ++i) o[i] += g * ys[size_t(r * D + i)];
+            const float* y = ys[i].data() + r * D;
+            for (int64_t j = 0; j < D; ++j) o[j] += g * y[j];
         }
     }
-    if (w.has_shared) {
-        ys.resize(size_t(T * D));
-        expert_forward(pool, c, w.shared, x, T, ys.data());
-        for (int64_t i = 0; i < T * D; ++i) out[i] += ys[size_t(i)];
-    }
+    if (w.has_shared)
+        for (int64_t i = 0; i < T * D; ++i) out[i] += shared_out[size_t(i)];
 }
 
 }  // namespace dsv4
