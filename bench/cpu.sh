@@ -23,7 +23,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DDSV4_TESTS=OFF >/dev/null
+[ -f "$build/CMakeCache.txt" ] || cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$build" -j "$(nproc)" --target dsv4 >/dev/null
 dsv4="$build/dsv4"
 

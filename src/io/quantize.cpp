@@ -39,36 +39,33 @@ const char* quant_format_name(QuantFormat f) {
 }
 
 uint8_t f32_to_e4m3(float v) {
-    if (std::isnan(v)) return 0x7f;
-    const uint8_t sign = std::signbit(v) ? 0x80 : 0;
-    float a = std::fabs(v);
-    if (a >= 448.0f) return sign | 0x7e;  // saturate (there is no infinity)
-    if (a < 0x1p-6f) {
-        // subnormal range: multiples of 2^-9; nearbyint rounds half to even (default mode).
-        const int m = int(std::nearbyint(a * 512.0f));  // exact scaling; m in 0..8 (8 = min normal 0x08)
-        return uint8_t(sign | m);
+    uint32_t u;
+    std::memcpy(&u, &v, 4);
+    const uint8_t sign = uint8_t((u >> 24) & 0x80);
+    u &= 0x7fffffffu;
+    if (u > 0x7f800000u) return 0x7f;            // NaN
+    if (u >= 0x43e00000u) return sign | 0x7e;    // >= 448: saturate (there is no infinity)
+    if (u < 0x3c800000u) {                       // below 2^-6: subnormal, multiples of 2^-9
+        float a;
+        std::memcpy(&a, &u, 4);
+        // adding 2^23 rounds a * 512 (exact) to an integer, half to even
+        const float r = (a * 512.0f + 0x1p23f) - 0x1p23f;
+        return uint8_t(sign | int(r));           // 0..8 (8 is the smallest normal, 0x08)
     }
-    int e;
-    const float f = std::frexp(a, &e);  // a = f * 2^e, f in [0.5, 1)
-    // 1.mmm * 2^(e-1): three mantissa bits, rounded half to even (the product is exact)
-    int m = int(std::nearbyint((f * 2.0f - 1.0f) * 8.0f));
-    int E = e - 1 + 7;
-    if (m == 8) m = 0, ++E;
-    if (E > 15 || (E == 15 && m == 7)) return sign | 0x7e;  // rounded past 448
-    return uint8_t(sign | E << 3 | m);
+    // keep 3 of the 23 mantissa bits, rounding half to even (a carry bumps the exponent)
+    u += 0x7ffffu + ((u >> 20) & 1);
+    const int E = int(u >> 23) - 127 + 7, m = int((u >> 20) & 7);
+    const int code = E << 3 | m;
+    return uint8_t(sign | (code > 0x7e ? 0x7e : code));  // rounded past 448: saturate
 }
 
 uint8_t f32_to_e2m1(float v) {
-    static constexpr float kMag[8] = {0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f};
-    const uint8_t sign = std::signbit(v) ? 8 : 0;
+    // magnitudes {0, .5, 1, 1.5, 2, 3, 4, 6}: count the midpoints below |v|; a midpoint itself
+    // goes to the even code (>= for midpoints whose upper neighbour is even, > otherwise)
     const float a = std::fabs(v);
-    if (std::isnan(v)) return sign | 7;  // no NaN code: the largest magnitude
-    int best = 0;
-    for (int c = 1; c < 8; ++c) {
-        const float d = std::fabs(a - kMag[c]), db = std::fabs(a - kMag[best]);
-        if (d < db || (d == db && (c & 1) == 0)) best = c;  // ties: even code (even mantissa bit)
-    }
-    return uint8_t(sign | best);
+    if (std::isnan(v)) return uint8_t((std::signbit(v) ? 8 : 0) | 7);
+    const int c = (a > 0.25f) + (a >= 0.75f) + (a > 1.25f) + (a >= 1.75f) + (a > 2.5f) + (a >= 3.5f) + (a > 5.0f);
+    return uint8_t((std::signbit(v) ? 8 : 0) | c);
 }
 
 int pow2_scale_exponent(float amax, float qmax) {
@@ -191,9 +188,10 @@ Converted convert(const SourceTensor& t, StoreAs s, ThreadPool& pool) {
                         throw std::runtime_error("tensor '" + t.name + "': " + ex.what());
                     }
                     c.scale[size_t(blk)] = uint8_t(k + 127);
+                    const float inv = std::ldexp(1.0f, -k);  // exact: |k| <= 127
                     for (int64_t r = r0; r < r1; ++r)
                         for (int64_t i = c0; i < c1; ++i)
-                            c.data[size_t(r * in + i)] = f32_to_e4m3(std::ldexp(v[size_t(r * in + i)], -k));
+                            c.data[size_t(r * in + i)] = f32_to_e4m3(v[size_t(r * in + i)] * inv);
                 }
             });
             break;
@@ -222,8 +220,9 @@ Converted convert(const SourceTensor& t, StoreAs s, ThreadPool& pool) {
                             throw std::runtime_error("tensor '" + t.name + "': " + ex.what());
                         }
                         c.scale[size_t(r * sc + j)] = uint8_t(k + 127);
+                        const float inv = std::ldexp(1.0f, -k);
                         for (int64_t i = c0; i < c1; ++i) {
-                            const uint8_t code = f32_to_e2m1(std::ldexp(v[size_t(r * in + i)], -k));
+                            const uint8_t code = f32_to_e2m1(v[size_t(r * in + i)] * inv);
                             c.data[size_t(r * in / 2 + i / 2)] |= uint8_t((i & 1) ? code << 4 : code);
                         }
                     }
@@ -266,16 +265,32 @@ std::vector<SourceTensor> checkpoint_sources(const Checkpoint& ck) {
             case DType::F16:
             case DType::BF16:
             case DType::F64: {
-                s.fill = [t](ThreadPool&, float* dst) {
-                    const int64_t n = t->numel();
-                    for (int64_t i = 0; i < n; ++i) {
-                        switch (t->dtype) {
-                            case DType::F32: std::memcpy(dst + i, t->data + 4 * i, 4); break;
-                            case DType::F64: { double d; std::memcpy(&d, t->data + 8 * i, 8); dst[i] = float(d); break; }
-                            case DType::BF16: { uint16_t h; std::memcpy(&h, t->data + 2 * i, 2); dst[i] = bf16_to_f32(h); break; }
-                            default: { uint16_t h; std::memcpy(&h, t->data + 2 * i, 2); dst[i] = f16_to_f32(h); break; }
+                s.fill = [t](ThreadPool& pool, float* dst) {
+                    const DType dt = t->dtype;
+                    const uint8_t* src = t->data;
+                    pool.parallel_for(t->numel(), [&](int64_t b, int64_t e) {
+                        if (dt == DType::F32) {
+                            std::memcpy(dst + b, src + 4 * b, size_t(e - b) * 4);
+                        } else if (dt == DType::BF16) {
+                            for (int64_t i = b; i < e; ++i) {
+                                uint16_t h;
+                                std::memcpy(&h, src + 2 * i, 2);
+                                dst[i] = bf16_to_f32(h);
+                            }
+                        } else if (dt == DType::F16) {
+                            for (int64_t i = b; i < e; ++i) {
+                                uint16_t h;
+                                std::memcpy(&h, src + 2 * i, 2);
+                                dst[i] = f16_to_f32(h);
+                            }
+                        } else {
+                            for (int64_t i = b; i < e; ++i) {
+                                double d;
+                                std::memcpy(&d, src + 8 * i, 8);
+                                dst[i] = float(d);
+                            }
                         }
-                    }
+                    }, 1 << 16);
                 };
                 break;
             }
