@@ -35,7 +35,23 @@ ThreadPool::~ThreadPool() {
     for (auto& t : workers_) t.join();
 }
 
-void ThreadPool::worker(int index) {
+// Claims and runs parts until none is left; errors are kept for the caller.
+void ThreadPool::run_parts() {
+    for (;;) {
+        const int64_t p = next_part_.fetch_add(1, std::memory_order_relaxed);
+        if (p >= job_parts_) return;
+        int64_t b, e;
+        range_of(job_n_, int(job_parts_), int(p), b, e);
+        try {
+            if (b < e) (*job_)(b, e);
+        } catch (...) {
+            std::lock_guard<std::mutex> lk(mu_);
+            if (!error_) error_ = std::current_exception();
+        }
+    }
+}
+
+void ThreadPool::worker(int) {
     uint64_t seen = 0;
     for (;;) {
         // Spin briefly for the next job, then sleep.
@@ -58,27 +74,18 @@ void ThreadPool::worker(int index) {
         }
         if (stop_.load()) return;
         seen = g;
-        const auto* job = job_;
-        const int64_t n = job_n_;
-        const int parts = job_parts_;
-        if (index < parts) {
-            int64_t b, e;
-            range_of(n, parts, index, b, e);
-            try {
-                if (b < e) (*job)(b, e);
-            } catch (...) {
-                std::lock_guard<std::mutex> lk(mu_);
-                if (!error_) error_ = std::current_exception();
-            }
-        }
-        pending_.fetch_sub(1, std::memory_order_acq_rel);
+        // Enter first, then look: a caller that closed the job before seeing us enter does not
+        // wait for us, and we see it closed and touch nothing.
+        inside_.fetch_add(1, std::memory_order_seq_cst);
+        if (open_.load(std::memory_order_seq_cst)) run_parts();
+        inside_.fetch_sub(1, std::memory_order_release);
     }
 }
 
 void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64_t)>& fn, int64_t grain) {
     if (n <= 0) return;
-    int parts = int(std::min<int64_t>(size(), std::max<int64_t>(1, n / std::max<int64_t>(grain, 1))));
-    if (parts <= 1 || workers_.empty()) {
+    const int64_t max_parts = std::min<int64_t>(n / std::max<int64_t>(grain, 1), 4 * int64_t(size()));
+    if (max_parts <= 1 || workers_.empty()) {
         fn(0, n);
         return;
     }
@@ -87,25 +94,20 @@ void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64
         std::lock_guard<std::mutex> lk(mu_);
         job_ = &fn;
         job_n_ = n;
-        job_parts_ = parts;
+        job_parts_ = max_parts;
         error_ = nullptr;
-        pending_.store(int(workers_.size()), std::memory_order_relaxed);
+        next_part_.store(0, std::memory_order_relaxed);
+        open_.store(true, std::memory_order_seq_cst);
         generation_.fetch_add(1, std::memory_order_release);
     }
     if (sleepers_.load() > 0) start_cv_.notify_all();
-    int64_t b, e;
-    range_of(n, parts, 0, b, e);
-    std::exception_ptr mine;
-    try {
-        fn(b, e);
-    } catch (...) {
-        mine = std::current_exception();
-    }
-    for (int i = 0; pending_.load(std::memory_order_acquire) != 0; ++i) {
+    run_parts();
+    // Every part is claimed: close, then wait only for the workers inside (they are running).
+    open_.store(false, std::memory_order_seq_cst);
+    for (int i = 0; inside_.load(std::memory_order_acquire) != 0; ++i) {
         if (i < 4096) DSV4_PAUSE();
         else std::this_thread::yield();
     }
-    if (mine) std::rethrow_exception(mine);
     std::lock_guard<std::mutex> lk(mu_);
     if (error_) std::rethrow_exception(error_);
 }
