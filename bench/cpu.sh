@@ -5,20 +5,23 @@
 # fraction of bandwidth achieved, and prefill tok/s for a 512 and a 2048-token prompt with the
 # matmul GFLOP/s against the FMA peak.
 #
-#   bash bench/cpu.sh [--keep DIR] [--threads N] [--gen N] [--build DIR]
+#   bash bench/cpu.sh [--keep DIR] [--threads N] [--gen N] [--build DIR] [--models "bf16 fp8 fp4-experts"]
+#                     [--prompts "512 2048"]
 #
 # --keep DIR: write the models and prompts to DIR and reuse them on the next run (otherwise a
 # temporary directory, removed at exit). Needs ~13 GB of disk while running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-keep="" threads=$(nproc) gen=32 build=build-bench
+keep="" threads=$(nproc) gen=32 build=build-bench models="bf16 fp8 fp4-experts" prompts="512 2048"
 while [ $# -gt 0 ]; do
   case "$1" in
     --keep) keep=$2; shift 2 ;;
     --threads) threads=$2; shift 2 ;;
     --gen) gen=$2; shift 2 ;;
     --build) build=$2; shift 2 ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    --models) models=$2; shift 2 ;;
+    --prompts) prompts=$2; shift 2 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "bench/cpu.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -65,26 +68,36 @@ peak=$(echo "$m" | field peak_gflops)
 isa=$(echo "$m" | sed -n 's/^kernels *//p')
 
 rows=()
-for f in bf16 fp8 fp4-experts; do
+for f in $models; do
   echo "== $f" >&2
   size=$(du -sb "$work/$f" | cut -f1)
-  r1=$("$dsv4" bench --model "$work/$f" --tokens "$work/prompt-512.txt" --gen "$gen" --threads "$threads" 2>/dev/null)
-  echo "$r1" | grep -v '^RESULT' >&2
-  r2=$("$dsv4" bench --model "$work/$f" --tokens "$work/prompt-2048.txt" --gen 0 --threads "$threads" 2>/dev/null)
-  echo "$r2" | grep -v '^RESULT' >&2
-  rows+=("$(awk -v f="$f" -v size="$size" -v bw="$bw" -v peak="$peak" \
-    -v dt="$(echo "$r1" | field decode_tps)" -v mb="$(echo "$r1" | field decode_mb)" \
-    -v dg="$(echo "$r1" | field decode_gbs)" \
-    -v p1="$(echo "$r1" | field prefill_tps)" -v g1="$(echo "$r1" | field prefill_gflops)" \
-    -v p2="$(echo "$r2" | field prefill_tps)" -v g2="$(echo "$r2" | field prefill_gflops)" \
-    'BEGIN { printf "| %s | %.2f | %.1f | %.0f | %.1f | %.0f%% | %.1f | %.0f (%.0f%%) | %.1f | %.0f (%.0f%%) |\n",
-             f, size / 1e9, dt, mb, dg, 100 * dg / bw, p1, g1, 100 * g1 / peak, p2, g2, 100 * g2 / peak }')")
+  row="| $f | $(awk -v s="$size" 'BEGIN { printf "%.2f", s / 1e9 }')"
+  first=1
+  for n in $prompts; do
+    if [ $first = 1 ]; then g=$gen; else g=0; fi
+    r=$("$dsv4" bench --model "$work/$f" --tokens "$work/prompt-$n.txt" --gen "$g" --threads "$threads" 2>/dev/null)
+    echo "$r" | grep -v '^RESULT' >&2
+    if [ $first = 1 ]; then
+      row+=$(awk -v bw="$bw" -v dt="$(echo "$r" | field decode_tps)" -v mb="$(echo "$r" | field decode_mb)" \
+        -v dg="$(echo "$r" | field decode_gbs)" -v cpu="$(echo "$r" | field decode_cpu)" \
+        'BEGIN { printf " | %.1f | %.0f | %.1f | %.0f%% | %.0f%%", dt, mb, dg, 100 * dg / bw, 100 * cpu }')
+    fi
+    row+=$(awk -v n="$n" -v peak="$peak" -v p="$(echo "$r" | field prefill_tps)" -v g="$(echo "$r" | field prefill_gflops)" \
+      -v cpu="$(echo "$r" | field prefill_cpu)" \
+      'BEGIN { printf " | %d: %.1f tok/s, %.0f GFLOP/s (%.0f%% of peak), cpu %.0f%%", n, p, g, 100 * g / peak, 100 * cpu }')
+    first=0
+  done
+  rows+=("$row |")
 done
 
 echo
-echo "dsv4 CPU benchmark: dsv4-cpu2g, $threads threads, kernels $isa, $(date -u +%Y-%m-%d)"
+echo "dsv4 CPU benchmark: dsv4-cpu2g, $threads threads, kernels $isa, $(date -u '+%Y-%m-%d %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "machine: streaming read $bw GB/s, fp32 FMA peak $peak GFLOP/s (measured now, all threads)"
+echo "(cpu = CPU time the run got / (wall time x threads): below 100% the machine was shared)"
 echo
-echo "| model | GB on disk | decode tok/s | MB read/token | GB/s | of bandwidth | prefill 512 tok/s | GFLOP/s (of peak) | prefill 2K tok/s | GFLOP/s (of peak) |"
-echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+hdr="| model | GB on disk | decode tok/s | MB read/token | GB/s | of bandwidth | decode cpu"
+sep="|---|---:|---:|---:|---:|---:|---:"
+for n in $prompts; do hdr+=" | prefill $n"; sep+="|---"; done
+echo "$hdr |"
+echo "$sep|"
 printf '%s\n' "${rows[@]}"

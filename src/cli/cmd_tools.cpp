@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 #include <stdexcept>
+#include <sys/resource.h>
 
 #include "cli/commands.h"
 #include "io/quantize.h"
@@ -127,6 +128,14 @@ TokenCost token_cost(const Model& m) {
     return tc;
 }
 
+// CPU seconds this process has used (all threads): with wall time, how much of the machine the
+// run actually got (the development machine is shared).
+double cpu_seconds() {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + 1e-6 * double(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
+
 double seconds_since(std::chrono::steady_clock::time_point t0) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
@@ -172,20 +181,24 @@ int cmd_bench(int argc, char** argv) {
     last.all_logits = false;
     std::vector<float> logits;
     auto st = model->new_sequence();
+    const int nthreads = model->pool().size();
+    double c0 = cpu_seconds();
     auto t0 = std::chrono::steady_clock::now();
     model->forward(st, prompt, logits, last);
     const double prefill_s = seconds_since(t0);
+    const double prefill_cpu = (cpu_seconds() - c0) / (prefill_s * nthreads);
     const double prefill_tps = double(prompt_n) / prefill_s;
     const double prefill_gflops = (tc.flops * double(prompt_n) + tc.head_flops) / prefill_s / 1e9;
-    std::printf("prefill         %lld tokens in %.2f s: %.1f tok/s, %.1f GFLOP/s of matmuls\n", (long long)prompt_n,
-                prefill_s, prefill_tps, prefill_gflops);
+    std::printf("prefill         %lld tokens in %.2f s: %.1f tok/s, %.1f GFLOP/s of matmuls (cpu use %.0f%% of %d threads)\n",
+                (long long)prompt_n, prefill_s, prefill_tps, prefill_gflops, 100 * prefill_cpu, nthreads);
 
-    double decode_tps = 0;
+    double decode_tps = 0, decode_cpu = 0;
     if (gen_n > 0) {
         auto argmax = [&] { return int32_t(std::max_element(logits.begin(), logits.end()) - logits.begin()); };
         int32_t next = argmax();
         model->forward(st, std::span<const int32_t>(&next, 1), logits, last);  // warm-up step
         next = argmax();
+        c0 = cpu_seconds();
         t0 = std::chrono::steady_clock::now();
         for (int64_t i = 0; i < gen_n; ++i) {
             model->forward(st, std::span<const int32_t>(&next, 1), logits, last);
@@ -193,13 +206,16 @@ int cmd_bench(int argc, char** argv) {
         }
         const double s = seconds_since(t0);
         decode_tps = double(gen_n) / s;
-        std::printf("decode          %lld tokens in %.2f s: %.1f tok/s, %.0f MB of weights per token = %.1f GB/s\n",
-                    (long long)gen_n, s, decode_tps, tc.decode_bytes / 1e6, tc.decode_bytes * decode_tps / 1e9);
+        decode_cpu = (cpu_seconds() - c0) / (s * nthreads);
+        std::printf("decode          %lld tokens in %.2f s: %.1f tok/s, %.0f MB of weights per token = %.1f GB/s "
+                    "(cpu use %.0f%% of %d threads)\n",
+                    (long long)gen_n, s, decode_tps, tc.decode_bytes / 1e6, tc.decode_bytes * decode_tps / 1e9,
+                    100 * decode_cpu, nthreads);
     }
     std::printf("RESULT model prompt=%lld prefill_tps=%.2f prefill_gflops=%.2f decode_tps=%.2f decode_mb=%.1f "
-                "decode_gbs=%.2f\n",
+                "decode_gbs=%.2f prefill_cpu=%.2f decode_cpu=%.2f\n",
                 (long long)prompt_n, prefill_tps, prefill_gflops, decode_tps, tc.decode_bytes / 1e6,
-                tc.decode_bytes * decode_tps / 1e9);
+                tc.decode_bytes * decode_tps / 1e9, prefill_cpu, decode_cpu);
     return 0;
 }
 
