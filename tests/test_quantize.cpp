@@ -30,7 +30,9 @@ TEST(Quantize, E2m1AndPowerOfTwoScales) {
     const float mags[8] = {0, .5f, 1, 1.5f, 2, 3, 4, 6};
     for (int c = 0; c < 8; ++c) {
         EXPECT_EQ(f32_to_e2m1(mags[c]), c);
-        if (c) EXPECT_EQ(f32_to_e2m1(-mags[c]), 8 | c);
+        if (c) {
+            EXPECT_EQ(f32_to_e2m1(-mags[c]), 8 | c);
+        }
     }
     EXPECT_EQ(f32_to_e2m1(0.25f), 0);  // ties to the even code
     EXPECT_EQ(f32_to_e2m1(0.75f), 2);
@@ -113,7 +115,9 @@ TEST(Quantize, SmallFp8DequantizesExactly) {
         ASSERT_EQ(r.status, 0) << r.out;
         auto got = logits_of(out, dir + "/t.txt", out + "/logits.safetensors");
         EXPECT_LT(max_abs_diff(ref, got), 1e-4f) << fmt;
-        if (std::string(fmt) == "fp4-experts") EXPECT_EQ(max_abs_diff(ref, got), 0.0f);
+        if (std::string(fmt) == "fp4-experts") {
+            EXPECT_EQ(max_abs_diff(ref, got), 0.0f);
+        }
     }
 }
 
