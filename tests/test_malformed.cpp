@@ -230,13 +230,14 @@ TEST(Fuzz, SafetensorsHeaderMutations) {
     for (int i = 0; i < 8; ++i) n |= uint64_t(uint8_t(original[size_t(i)])) << (8 * i);
     std::mt19937_64 g(1234);
     int parsed = 0, rejected = 0;
-    const char* alphabet = "{}[]\":,0123456789-eE.FIBUQ_ abcdefghijklmnopqrstuvwxyz\\\x00\xff";
+    static const char alphabet[] = "{}[]\":,0123456789-eE.FIBUQ_ abcdefghijklmnopqrstuvwxyz\\\x00\xff";
+    constexpr size_t kAlphabet = sizeof(alphabet) - 1;  // its characters (the embedded \x00 too), not the terminator
     for (int it = 0; it < 4000; ++it) {
         std::string b = original;
         int edits = 1 + int(g() % 6);
         for (int e = 0; e < edits && b.size() > 9; ++e) {
             switch (g() % 5) {
-                case 0: b[size_t(8 + g() % (b.size() - 8))] = alphabet[g() % 62]; break;  // flip a header char
+                case 0: b[size_t(8 + g() % (b.size() - 8))] = alphabet[g() % kAlphabet]; break;  // flip a header char
                 case 1: b[size_t(g() % 8)] = char(g()); break;               // header length
                 case 2: b.resize(size_t(g() % b.size())); break;             // truncate
                 case 3: {                                                     // delete a span of the header
