@@ -15,6 +15,10 @@ struct Command {
 int cmd_logits(int argc, char** argv);
 int cmd_generate(int argc, char** argv);
 int cmd_info(int argc, char** argv);
+// checkpoints and timing (cmd_tools.cpp)
+int cmd_quantize(int argc, char** argv);
+int cmd_random_init(int argc, char** argv);
+int cmd_bench(int argc, char** argv);
 // tokenizer (cmd_tokenize.cpp)
 int cmd_tokenize(int argc, char** argv);
 int cmd_detokenize(int argc, char** argv);

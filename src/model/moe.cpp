@@ -37,30 +37,100 @@ void moe_route(ThreadPool& pool, const ModelConfig& c, const LayerSpec& spec, co
     }
 }
 
-// out[r] = w2 @ (silu(min(w1 x, L)) * clamp(w3 x, -L, L)) for rows x [n, D]. Under official
-// numerics the routing weight of row r (gate, or nullptr for 1) multiplies the activation BEFORE
-// w2 (rule 6), so it enters w2's input quantization; in fp32 the caller weights the output.
-static void expert_forward(ThreadPool& pool, const ModelConfig& c, const ExpertWeights& e, const float* x, int64_t n,
-                           float* out, const float* gate = nullptr) {
-    const int64_t I = e.w1.out;
-    std::vector<float> h1(size_t(n * I)), h3(size_t(n * I));
-    ops::project(pool, c, e.w1, x, h1.data(), n);
-    ops::project(pool, c, e.w3, x, h3.data(), n);
-    const float L = float(c.swiglu_limit);
-    for (size_t i = 0; i < h1.size(); ++i) {
-        float g = h1[i], u = h3[i];
-        if (L > 0) {
-            g = std::min(g, L);
-            u = std::clamp(u, -L, L);
-        }
-        h1[i] = ops::silu(g) * u;
-    }
-    if (gate)
-        for (int64_t r = 0; r < n; ++r)
-            for (int64_t i = 0; i < I; ++i) h1[size_t(r * I + i)] *= gate[r];
-    ops::round_bf16(c, h1.data(), n * I);
-    ops::project(pool, c, e.w2, h1.data(), out, n);
+namespace {
+
+// Row chunk of the experts' products: 128 rows keeps each chunk's weight read (>= 64 KB) large
+// against the per-call work (FP4 activation reorder) while giving the threads enough chunks.
+constexpr int64_t kExpertChunk = 128;
+
+// The experts of one MoE call (routed ones on their tokens, the shared one on all), run together:
+// every w1/w3 row chunk of every expert in one parallel pass, the SwiGLU, then every w2 chunk in
+// a second pass. Two pool calls per layer instead of three per expert, and the threads stay
+// balanced however few tokens each expert has (decode: one). Each product is computed by the
+// same kernels as a pooled matmul, so results do not depend on the grouping.
+struct ExpertTask {
+    const ExpertWeights* w;
+    const float* x;  // [n, D]
+    int64_t n;
+    float* out;      // [n, D]
+    const float* gate = nullptr;  // official numerics: per-row routing weights applied before w2
+    std::vector<float> h1, h3, xq;
+};
+
+bool quantized(const Linear& W) { return W.format == Linear::Format::FP8 || W.format == Linear::Format::FP4; }
+
+// Official numerics rule 1: the input of an FP8/FP4 matmul is QDQ8(., 128) per row.
+void qdq8_rows(float* x, int64_t rows, int64_t width) {
+    for (int64_t r = 0; r < rows; ++r) rnd::qdq8(x + r * width, width, 128);
 }
+
+void run_experts(ThreadPool& pool, const ModelConfig& c, std::vector<ExpertTask>& tasks) {
+    const bool official = ops::official(c);
+    if (official)
+        for (auto& t : tasks)
+            if (quantized(t.w->w1)) {
+                t.xq.assign(t.x, t.x + t.n * t.w->w1.in);
+                qdq8_rows(t.xq.data(), t.n, t.w->w1.in);
+                t.x = t.xq.data();
+            }
+    // phase 1: h1 = w1 x, h3 = w3 x
+    // (task, first row); a first row >= I stands for row (first row - I) of w3
+    std::vector<std::pair<size_t, int64_t>> chunks;
+    for (size_t i = 0; i < tasks.size(); ++i) {
+        auto& t = tasks[i];
+        const int64_t I = t.w->w1.out;
+        t.h1.resize(size_t(t.n * I));
+        t.h3.resize(size_t(t.n * I));
+        for (int64_t r = 0; r < I; r += kExpertChunk) chunks.emplace_back(i, r), chunks.emplace_back(i, I + r);
+    }
+    pool.parallel_for(int64_t(chunks.size()), [&](int64_t b, int64_t e) {
+        for (int64_t j = b; j < e; ++j) {
+            auto& t = tasks[chunks[size_t(j)].first];
+            const int64_t I = t.w->w1.out, r = chunks[size_t(j)].second;
+            const bool up = r >= I;
+            const Linear& W = up ? t.w->w3 : t.w->w1;
+            const int64_t r0 = up ? r - I : r, r1 = std::min(I, r0 + kExpertChunk);
+            float* h = up ? t.h3.data() : t.h1.data();
+            matmul_serial(W, t.x, W.in, h + r0, I, t.n, r0, r1);
+        }
+    });
+    // SwiGLU. Official numerics (rule 6): w1/w3 outputs bf16; clamp, silu and product in fp32,
+    // times the routing weight BEFORE w2 (so it enters w2's input quantization), stored bf16.
+    const float L = float(c.swiglu_limit);
+    for (auto& t : tasks) {
+        ops::round_bf16(c, t.h1.data(), int64_t(t.h1.size()));
+        ops::round_bf16(c, t.h3.data(), int64_t(t.h3.size()));
+        for (size_t i = 0; i < t.h1.size(); ++i) {
+            float g = t.h1[i], u = t.h3[i];
+            if (L > 0) {
+                g = std::min(g, L);
+                u = std::clamp(u, -L, L);
+            }
+            t.h1[i] = ops::silu(g) * u;
+        }
+        const int64_t I = t.w->w1.out;
+        if (t.gate)
+            for (int64_t r = 0; r < t.n; ++r)
+                for (int64_t i = 0; i < I; ++i) t.h1[size_t(r * I + i)] *= t.gate[r];
+        ops::round_bf16(c, t.h1.data(), int64_t(t.h1.size()));
+        if (official && quantized(t.w->w2)) qdq8_rows(t.h1.data(), t.n, I);
+    }
+    // phase 2: out = w2 h
+    chunks.clear();
+    for (size_t i = 0; i < tasks.size(); ++i)
+        for (int64_t r = 0; r < tasks[i].w->w2.out; r += kExpertChunk) chunks.emplace_back(i, r);
+    pool.parallel_for(int64_t(chunks.size()), [&](int64_t b, int64_t e) {
+        for (int64_t j = b; j < e; ++j) {
+            auto& t = tasks[chunks[size_t(j)].first];
+            const Linear& W = t.w->w2;
+            const int64_t r0 = chunks[size_t(j)].second, r1 = std::min(W.out, r0 + kExpertChunk);
+            matmul_serial(W, t.h1.data(), W.in, t.out + r0, W.out, t.n, r0, r1);
+        }
+    });
+    for (auto& t : tasks) ops::round_bf16(c, t.out, t.n * t.w->w2.out);
+}
+
+}  // namespace
 
 void moe_forward(ThreadPool& pool, const ModelConfig& c, const LayerSpec& spec, const MoEWeights& w, const float* x,
                  const int32_t* tokens, int64_t T, float* out) {
@@ -79,30 +149,44 @@ void moe_forward(ThreadPool& pool, const ModelConfig& c, const LayerSpec& spec, 
             list.emplace_back(t, wt[size_t(t * k + j)]);
         }
     std::fill(out, out + T * D, 0.0f);
-    std::vector<float> xs, ys, gs;
+    // Gather each routed expert's tokens, run all experts together, then add their outputs in
+    // expert order (the same order of additions whatever the threads did).
+    std::vector<ExpertTask> tasks;
+    std::vector<std::vector<float>> xs, ys, gs;
+    std::vector<int64_t> which;
     for (int64_t e = 0; e < E; ++e) {
         const auto& list = routed[size_t(e)];
         if (list.empty()) continue;
         const int64_t n = int64_t(list.size());
-        xs.resize(size_t(n * D));
-        ys.resize(size_t(n * D));
-        gs.resize(size_t(n));
+        xs.emplace_back(size_t(n * D));
+        ys.emplace_back(size_t(n * D));
+        gs.emplace_back(static_cast<size_t>(n));
         for (int64_t r = 0; r < n; ++r) {
-            std::copy_n(x + list[size_t(r)].first * D, D, xs.data() + r * D);
-            gs[size_t(r)] = list[size_t(r)].second;
+            std::copy_n(x + list[size_t(r)].first * D, D, xs.back().data() + r * D);
+            gs.back()[size_t(r)] = list[size_t(r)].second;
         }
-        expert_forward(pool, c, w.experts[size_t(e)], xs.data(), n, ys.data(), official ? gs.data() : nullptr);
-        for (int64_t r = 0; r < n; ++r) {
-            float* o = out + list[size_t(r)].first * D;
-            const float g = official ? 1.0f : list[size_t(r)].second;
-            for (int64_t i = 0; i < D; ++i) o[i] += g * ys[size_t(r * D + i)];
-        }
+        which.push_back(e);
     }
+    for (size_t i = 0; i < which.size(); ++i)
+        tasks.push_back({&w.experts[size_t(which[i])], xs[i].data(), int64_t(routed[size_t(which[i])].size()), ys[i].data(),
+                         official ? gs[i].data() : nullptr, {}, {}, {}});
+    std::vector<float> shared_out;
     if (w.has_shared) {
-        ys.resize(size_t(T * D));
-        expert_forward(pool, c, w.shared, x, T, ys.data());
-        for (int64_t i = 0; i < T * D; ++i) out[i] += ys[size_t(i)];
+        shared_out.resize(size_t(T * D));
+        tasks.push_back({&w.shared, x, T, shared_out.data(), nullptr, {}, {}, {}});
     }
+    run_experts(pool, c, tasks);
+    for (size_t i = 0; i < which.size(); ++i) {
+        const auto& list = routed[size_t(which[i])];
+        for (int64_t r = 0; r < int64_t(list.size()); ++r) {
+            float* o = out + list[size_t(r)].first * D;
+            const float g = official ? 1.0f : list[size_t(r)].second;  // official: weighted before w2
+            const float* y = ys[i].data() + r * D;
+            for (int64_t j = 0; j < D; ++j) o[j] += g * y[j];
+        }
+    }
+    if (w.has_shared)
+        for (int64_t i = 0; i < T * D; ++i) out[i] += shared_out[size_t(i)];
     ops::round_bf16(c, out, T * D);  // official: fp32 sum of bf16 expert outputs, stored bf16
 }
 

@@ -1,8 +1,13 @@
 #include "kernels/cpu/matmul.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
+#include <stdexcept>
+#include <string>
 #include <vector>
+
+#include "kernels/cpu/kernel_iface.h"
 
 namespace dsv4 {
 
@@ -61,29 +66,153 @@ float dot_f32(const float* a, const float* b, int64_t n) {
     return s + tail;
 }
 
+const char* isa_name(Isa isa) {
+    switch (isa) {
+        case Isa::Scalar: return "scalar";
+        case Isa::Avx2: return "avx2";
+        case Isa::Avx512: return "avx512";
+    }
+    return "?";
+}
+
+bool isa_supported(Isa isa) {
+#if defined(__x86_64__) || defined(__i386__)
+    switch (isa) {
+        case Isa::Scalar: return true;
+        case Isa::Avx2:
+            return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+        case Isa::Avx512:
+            return isa_supported(Isa::Avx2) && __builtin_cpu_supports("avx512f") &&
+                   __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+                   __builtin_cpu_supports("avx512dq");
+    }
+#endif
+    return isa == Isa::Scalar;
+}
+
+Isa best_isa() {
+    static const Isa chosen = [] {
+        Isa cap = Isa::Avx512;
+        if (const char* e = std::getenv("DSV4_ISA")) {
+            std::string v = e;
+            if (v == "scalar") cap = Isa::Scalar;
+            else if (v == "avx2") cap = Isa::Avx2;
+            else if (v != "avx512" && !v.empty())
+                throw std::runtime_error("DSV4_ISA='" + v + "': expected scalar, avx2 or avx512");
+        }
+        for (Isa i : {Isa::Avx512, Isa::Avx2})
+            if (int(i) <= int(cap) && isa_supported(i)) return i;
+        return Isa::Scalar;
+    }();
+    return chosen;
+}
+
+namespace {
+
+kern::WView view_of(const Linear& W) {
+    kern::WView v{};
+    v.fmt = kern::Fmt(uint8_t(W.format));  // same enumerator order
+    v.out = W.out;
+    v.in = W.in;
+    v.data = W.data;
+    v.row_bytes = W.row_bytes;
+    v.scale = W.scale;
+    v.scale_f32 = W.scale_dtype == DType::F32;
+    v.scale_cols = W.scale_cols;
+    v.block_out = W.block_out;
+    v.block_in = W.block_in;
+    return v;
+}
+
+const kern::KernelSet* kernels_for(Isa isa) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (isa == Isa::Avx512) return &kern::kernels_avx512();
+    if (isa == Isa::Avx2) return &kern::kernels_avx2();
+#endif
+    return nullptr;
+}
+
+// The portable reference: rows dequantized 4 at a time, then fp32 dots.
+void scalar_rows(const Linear& W, const float* x, int64_t ldx, float* y, int64_t ldy, int64_t T, int64_t r0,
+                 int64_t r1, std::vector<float>& buf) {
+    constexpr int64_t kTile = 4;
+    const int64_t in = W.in;
+    buf.resize(size_t(kTile * in));
+    for (int64_t o = r0; o < r1; o += kTile) {
+        const int64_t nr = std::min(kTile, r1 - o);
+        for (int64_t k = 0; k < nr; ++k) dequant_row(W, o + k, buf.data() + k * in);
+        for (int64_t t = 0; t < T; ++t)
+            for (int64_t k = 0; k < nr; ++k) y[t * ldy + (o - r0) + k] = dot_f32(buf.data() + k * in, x + t * ldx, in);
+    }
+}
+
+// Rows [r0, r1) of one product on the calling thread; y points at row r0's slot.
+void run_rows(const kern::KernelSet* ks, const kern::WView& v, const Linear& W, const float* x, int64_t ldx, float* y,
+              int64_t ldy, int64_t T, int64_t r0, int64_t r1, std::vector<float>& scratch) {
+    if (!ks) return scalar_rows(W, x, ldx, y, ldy, T, r0, r1, scratch);
+    if (T == 1) return ks->gemv(v, x, y, r0, r1);
+    scratch.resize(size_t(4 * W.in));
+    ks->gemm(v, x, ldx, y, ldy, T, r0, r1, scratch.data());
+}
+
+void check_isa(Isa isa) {
+    if (!isa_supported(isa))
+        throw std::runtime_error(std::string("matmul: this CPU lacks the ") + isa_name(isa) + " instructions");
+}
+
+}  // namespace
+
 void matmul(ThreadPool& pool, const Linear& W, const float* x, int64_t ldx, float* y, int64_t ldy, int64_t T,
-            int64_t row_begin, int64_t row_end) {
+            int64_t row_begin, int64_t row_end, Isa isa) {
     if (row_end < 0) row_end = W.out;
     const int64_t rows = row_end - row_begin;
     if (rows <= 0 || T <= 0) return;
-    const int64_t in = W.in;
-    constexpr int64_t kTile = 4;  // rows dequantized together, so each x row is read once per tile
+    check_isa(isa);
+    const kern::KernelSet* ks = kernels_for(isa);
+    const kern::WView v = view_of(W);
+    // FP4 SIMD kernels read x with each group's even columns first (the nibble order).
+    std::vector<float> xp;
+    if (ks && W.format == Linear::Format::FP4 && ks->fp4_group > 0) {
+        xp.resize(size_t(T * W.in));
+        kern::permute_x(x, ldx, T, W.in, ks->fp4_group, xp.data());
+        x = xp.data();
+        ldx = W.in;
+    }
+    // Threads take chunks of 16 rows (one cache line of y per token at each boundary: no false
+    // sharing), and only when each gets enough multiply-adds to pay for waking it.
+    constexpr int64_t kChunk = 16;
+    const int64_t chunks = (rows + kChunk - 1) / kChunk;
+    const int64_t macs_per_chunk = std::max<int64_t>(1, kChunk * W.in * T);
+    const int64_t grain = std::max<int64_t>(1, (int64_t(1) << 15) / macs_per_chunk);
     pool.parallel_for(
-        (rows + kTile - 1) / kTile,
-        [&](int64_t tb, int64_t te) {
-            std::vector<float> buf(size_t(kTile * in));
-            for (int64_t tile = tb; tile < te; ++tile) {
-                const int64_t r0 = row_begin + tile * kTile;
-                const int64_t nr = std::min(kTile, row_end - r0);
-                for (int64_t k = 0; k < nr; ++k) dequant_row(W, r0 + k, buf.data() + k * in);
-                for (int64_t t = 0; t < T; ++t) {
-                    const float* xt = x + t * ldx;
-                    float* yt = y + t * ldy + (r0 - row_begin);
-                    for (int64_t k = 0; k < nr; ++k) yt[k] = dot_f32(buf.data() + k * in, xt, in);
-                }
-            }
+        chunks,
+        [&](int64_t cb, int64_t ce) {
+            std::vector<float> scratch;
+            const int64_t r0 = row_begin + cb * kChunk, r1 = std::min(row_end, row_begin + ce * kChunk);
+            run_rows(ks, v, W, x, ldx, y + (r0 - row_begin), ldy, T, r0, r1, scratch);
         },
-        std::max<int64_t>(1, 65536 / (kTile * std::max<int64_t>(in, 1) * T)));
+        grain);
+}
+
+void matmul(ThreadPool& pool, const Linear& W, const float* x, int64_t ldx, float* y, int64_t ldy, int64_t T,
+            int64_t row_begin, int64_t row_end) {
+    matmul(pool, W, x, ldx, y, ldy, T, row_begin, row_end, best_isa());
+}
+
+void matmul_serial(const Linear& W, const float* x, int64_t ldx, float* y, int64_t ldy, int64_t T, int64_t row_begin,
+                   int64_t row_end) {
+    if (row_end < 0) row_end = W.out;
+    if (row_end <= row_begin || T <= 0) return;
+    const kern::KernelSet* ks = kernels_for(best_isa());
+    const kern::WView v = view_of(W);
+    std::vector<float> xp, scratch;
+    if (ks && W.format == Linear::Format::FP4 && ks->fp4_group > 0) {
+        xp.resize(size_t(T * W.in));
+        kern::permute_x(x, ldx, T, W.in, ks->fp4_group, xp.data());
+        x = xp.data();
+        ldx = W.in;
+    }
+    run_rows(ks, v, W, x, ldx, y, ldy, T, row_begin, row_end, scratch);
 }
 
 }  // namespace dsv4

@@ -1,5 +1,10 @@
 // Matrix products against stored weights (F32 / BF16 / F16 / FP8 block-scaled / MXFP4), fp32
-// accumulation. Weights are dequantized row by row inside the kernel, never as a whole.
+// accumulation. Weights are dequantized inside the kernels, never as a whole.
+//
+// Kernels: a portable scalar path (the reference) and AVX2 / AVX-512 paths, chosen at run time
+// by CPUID (DSV4_ISA=scalar|avx2|avx512 in the environment caps the choice). T == 1 runs a fused
+// dequantize-and-dot per row (bandwidth bound); T > 1 dequantizes 4 rows at a time into an L1
+// tile and reuses it across a block of tokens (compute bound).
 #pragma once
 #include <cstdint>
 
@@ -8,6 +13,11 @@
 
 namespace dsv4 {
 
+enum class Isa : uint8_t { Scalar, Avx2, Avx512 };
+const char* isa_name(Isa isa);
+bool isa_supported(Isa isa);  // by this CPU
+Isa best_isa();               // the best supported one (capped by DSV4_ISA), fixed for the process
+
 // Row `row` of W as fp32 (in values) into out.
 void dequant_row(const Linear& W, int64_t row, float* out);
 
@@ -15,6 +25,13 @@ void dequant_row(const Linear& W, int64_t row, float* out);
 // row_end < 0 means W.out. Threads split the rows.
 void matmul(ThreadPool& pool, const Linear& W, const float* x, int64_t ldx, float* y, int64_t ldy, int64_t T,
             int64_t row_begin = 0, int64_t row_end = -1);
+// The same with a given kernel set (tests compare every SIMD path with Isa::Scalar); throws if
+// this CPU lacks it.
+void matmul(ThreadPool& pool, const Linear& W, const float* x, int64_t ldx, float* y, int64_t ldy, int64_t T,
+            int64_t row_begin, int64_t row_end, Isa isa);
+// The same on the calling thread only (for callers that parallelise over something else).
+void matmul_serial(const Linear& W, const float* x, int64_t ldx, float* y, int64_t ldy, int64_t T,
+                   int64_t row_begin = 0, int64_t row_end = -1);
 
 // Same as matmul with contiguous rows: x [T, W.in] -> y [T, W.out].
 inline void linear(ThreadPool& pool, const Linear& W, const float* x, float* y, int64_t T) {

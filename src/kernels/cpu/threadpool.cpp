@@ -1,8 +1,25 @@
 #include "kernels/cpu/threadpool.h"
 
 #include <algorithm>
+#include <chrono>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define DSV4_PAUSE() _mm_pause()
+#else
+#define DSV4_PAUSE() std::this_thread::yield()
+#endif
 
 namespace dsv4 {
+
+namespace {
+constexpr auto kSpin = std::chrono::microseconds(50);
+
+void range_of(int64_t n, int parts, int i, int64_t& b, int64_t& e) {
+    b = n * i / parts;
+    e = n * (i + 1) / parts;
+}
+}  // namespace
 
 ThreadPool::ThreadPool(int threads) {
     if (threads <= 0) threads = int(std::max(1u, std::thread::hardware_concurrency()));
@@ -12,78 +29,86 @@ ThreadPool::ThreadPool(int threads) {
 ThreadPool::~ThreadPool() {
     {
         std::lock_guard<std::mutex> lk(mu_);
-        stop_ = true;
+        stop_.store(true);
     }
     start_cv_.notify_all();
     for (auto& t : workers_) t.join();
 }
 
-static void range_of(int64_t n, int parts, int i, int64_t& b, int64_t& e) {
-    b = n * i / parts;
-    e = n * (i + 1) / parts;
+// Claims and runs parts until none is left; errors are kept for the caller.
+void ThreadPool::run_parts() {
+    for (;;) {
+        const int64_t p = next_part_.fetch_add(1, std::memory_order_relaxed);
+        if (p >= job_parts_) return;
+        int64_t b, e;
+        range_of(job_n_, int(job_parts_), int(p), b, e);
+        try {
+            if (b < e) (*job_)(b, e);
+        } catch (...) {
+            std::lock_guard<std::mutex> lk(mu_);
+            if (!error_) error_ = std::current_exception();
+        }
+    }
 }
 
-void ThreadPool::worker(int index) {
+void ThreadPool::worker(int) {
     uint64_t seen = 0;
     for (;;) {
-        const std::function<void(int64_t, int64_t)>* job;
-        int64_t n;
-        int parts;
-        {
-            std::unique_lock<std::mutex> lk(mu_);
-            start_cv_.wait(lk, [&] { return stop_ || generation_ != seen; });
-            if (stop_) return;
-            seen = generation_;
-            job = job_;
-            n = job_n_;
-            parts = job_parts_;
-        }
-        if (index < parts) {
-            int64_t b, e;
-            range_of(n, parts, index, b, e);
-            try {
-                if (b < e) (*job)(b, e);
-            } catch (...) {
-                std::lock_guard<std::mutex> lk(mu_);
-                if (!error_) error_ = std::current_exception();
+        // Spin briefly for the next job, then sleep.
+        uint64_t g = generation_.load(std::memory_order_acquire);
+        if (g == seen && !stop_.load(std::memory_order_relaxed)) {
+            const auto until = std::chrono::steady_clock::now() + kSpin;
+            for (int i = 0;; ++i) {
+                DSV4_PAUSE();
+                g = generation_.load(std::memory_order_acquire);
+                if (g != seen || stop_.load(std::memory_order_relaxed)) break;
+                if ((i & 63) == 63 && std::chrono::steady_clock::now() > until) break;
             }
         }
-        {
-            std::lock_guard<std::mutex> lk(mu_);
-            if (--pending_ == 0) done_cv_.notify_one();
+        if (g == seen) {
+            std::unique_lock<std::mutex> lk(mu_);
+            sleepers_.fetch_add(1);
+            start_cv_.wait(lk, [&] { return stop_.load() || generation_.load() != seen; });
+            sleepers_.fetch_sub(1);
+            g = generation_.load(std::memory_order_acquire);
         }
+        if (stop_.load()) return;
+        seen = g;
+        // Enter first, then look: a caller that closed the job before seeing us enter does not
+        // wait for us, and we see it closed and touch nothing.
+        inside_.fetch_add(1, std::memory_order_seq_cst);
+        if (open_.load(std::memory_order_seq_cst)) run_parts();
+        inside_.fetch_sub(1, std::memory_order_release);
     }
 }
 
 void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64_t)>& fn, int64_t grain) {
     if (n <= 0) return;
-    int parts = int(std::min<int64_t>(size(), std::max<int64_t>(1, n / std::max<int64_t>(grain, 1))));
-    if (parts <= 1 || workers_.empty()) {
+    const int64_t max_parts = std::min<int64_t>(n / std::max<int64_t>(grain, 1), 4 * int64_t(size()));
+    if (max_parts <= 1 || workers_.empty()) {
         fn(0, n);
         return;
     }
     {
+        // Under the lock so that a worker deciding to sleep cannot miss the bump.
         std::lock_guard<std::mutex> lk(mu_);
         job_ = &fn;
         job_n_ = n;
-        job_parts_ = parts;
-        pending_ = int(workers_.size());
+        job_parts_ = max_parts;
         error_ = nullptr;
-        ++generation_;
+        next_part_.store(0, std::memory_order_relaxed);
+        open_.store(true, std::memory_order_seq_cst);
+        generation_.fetch_add(1, std::memory_order_release);
     }
-    start_cv_.notify_all();
-    int64_t b, e;
-    range_of(n, parts, 0, b, e);
-    std::exception_ptr mine;
-    try {
-        fn(b, e);
-    } catch (...) {
-        mine = std::current_exception();
+    if (sleepers_.load() > 0) start_cv_.notify_all();
+    run_parts();
+    // Every part is claimed: close, then wait only for the workers inside (they are running).
+    open_.store(false, std::memory_order_seq_cst);
+    for (int i = 0; inside_.load(std::memory_order_acquire) != 0; ++i) {
+        if (i < 4096) DSV4_PAUSE();
+        else std::this_thread::yield();
     }
-    std::unique_lock<std::mutex> lk(mu_);
-    done_cv_.wait(lk, [&] { return pending_ == 0; });
-    job_ = nullptr;
-    if (mine) std::rethrow_exception(mine);
+    std::lock_guard<std::mutex> lk(mu_);
     if (error_) std::rethrow_exception(error_);
 }
 

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# CPU benchmark (bench/README.md "CPU kernels"): builds the dsv4-cpu2g model (random weights) in
+# BF16, FP8 and FP4-experts, measures this machine's streaming-read bandwidth and FMA peak, then
+# prints one table: decode tok/s at batch 1 with the weight bytes each token reads and the
+# fraction of bandwidth achieved, and prefill tok/s for a 512 and a 2048-token prompt with the
+# matmul GFLOP/s against the FMA peak.
+#
+#   bash bench/cpu.sh [--keep DIR] [--threads N] [--gen N] [--build DIR] [--models "bf16 fp8 fp4-experts"]
+#                     [--prompts "512 2048"]
+#
+# --keep DIR: write the models and prompts to DIR and reuse them on the next run (otherwise a
+# temporary directory, removed at exit). Needs ~13 GB of disk while running.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+keep="" threads=$(nproc) gen=32 build=build-bench models="bf16 fp8 fp4-experts" prompts="512 2048"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --keep) keep=$2; shift 2 ;;
+    --threads) threads=$2; shift 2 ;;
+    --gen) gen=$2; shift 2 ;;
+    --build) build=$2; shift 2 ;;
+    --models) models=$2; shift 2 ;;
+    --prompts) prompts=$2; shift 2 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    *) echo "bench/cpu.sh: unknown option $1" >&2; exit 2 ;;
+  esac
+done
+
+[ -f "$build/CMakeCache.txt" ] || cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$build" -j "$(nproc)" --target dsv4 >/dev/null
+dsv4="$build/dsv4"
+
+if [ -n "$keep" ]; then
+  work=$keep
+  mkdir -p "$work"
+else
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' EXIT
+fi
+cfg=bench/configs/dsv4-cpu2g.json
+vocab=$(grep -o '"vocab_size": *[0-9]*' "$cfg" | grep -o '[0-9]*$')
+
+# Models: random init in BF16, then the official quantized layouts from it.
+if [ ! -f "$work/bf16/model.safetensors.index.json" ]; then
+  echo "== random-init bf16" >&2
+  "$dsv4" random-init --config "$cfg" --out "$work/bf16" --format bf16 --seed 1 --threads "$threads"
+fi
+for f in fp8 fp4-experts; do
+  if [ ! -f "$work/$f/model.safetensors.index.json" ]; then
+    echo "== quantize $f" >&2
+    "$dsv4" quantize --model "$work/bf16" --out "$work/$f" --format "$f" --threads "$threads"
+  fi
+done
+# Prompts: fixed pseudo-random token ids.
+for n in 512 2048; do
+  [ -f "$work/prompt-$n.txt" ] ||
+    awk -v n="$n" -v v="$vocab" 'BEGIN { srand(n); for (i = 0; i < n; i++) printf "%d ", 2 + int(rand() * (v - 2)); print "" }' \
+      >"$work/prompt-$n.txt"
+done
+
+field() { sed -n "s/.*[ ]$1=\([^ ]*\).*/\1/p" | tail -1; }
+
+echo "== machine" >&2
+m=$("$dsv4" bench --machine --threads "$threads")
+echo "$m" | grep -v '^RESULT' >&2
+bw=$(echo "$m" | field bandwidth_gbs)
+peak=$(echo "$m" | field peak_gflops)
+isa=$(echo "$m" | sed -n 's/^kernels *//p')
+
+rows=()
+for f in $models; do
+  echo "== $f" >&2
+  size=$(du -sb "$work/$f" | cut -f1)
+  row="| $f | $(awk -v s="$size" 'BEGIN { printf "%.2f", s / 1e9 }')"
+  first=1
+  for n in $prompts; do
+    if [ $first = 1 ]; then g=$gen; else g=0; fi
+    r=$("$dsv4" bench --model "$work/$f" --tokens "$work/prompt-$n.txt" --gen "$g" --threads "$threads" 2>/dev/null)
+    echo "$r" | grep -v '^RESULT' >&2
+    if [ $first = 1 ]; then
+      row+=$(awk -v bw="$bw" -v dt="$(echo "$r" | field decode_tps)" -v mb="$(echo "$r" | field decode_mb)" \
+        -v dg="$(echo "$r" | field decode_gbs)" -v cpu="$(echo "$r" | field decode_cpu)" \
+        'BEGIN { printf " | %.1f | %.0f | %.1f | %.0f%% | %.0f%%", dt, mb, dg, 100 * dg / bw, 100 * cpu }')
+    fi
+    row+=$(awk -v n="$n" -v peak="$peak" -v p="$(echo "$r" | field prefill_tps)" -v g="$(echo "$r" | field prefill_gflops)" \
+      -v cpu="$(echo "$r" | field prefill_cpu)" \
+      'BEGIN { printf " | %d: %.1f tok/s, %.0f GFLOP/s (%.0f%% of peak), cpu %.0f%%", n, p, g, 100 * g / peak, 100 * cpu }')
+    first=0
+  done
+  rows+=("$row |")
+done
+
+echo
+echo "dsv4 CPU benchmark: dsv4-cpu2g, $threads threads, kernels $isa, $(date -u '+%Y-%m-%d %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "machine: streaming read $bw GB/s, fp32 FMA peak $peak GFLOP/s (measured now, all threads)"
+echo "(cpu = CPU time the run got / (wall time x threads): below 100% the machine was shared)"
+echo
+hdr="| model | GB on disk | decode tok/s | MB read/token | GB/s | of bandwidth | decode cpu"
+sep="|---|---:|---:|---:|---:|---:|---:"
+for n in $prompts; do hdr+=" | prefill $n"; sep+="|---"; done
+echo "$hdr |"
+echo "$sep|"
+printf '%s\n' "${rows[@]}"

@@ -1,0 +1,222 @@
+// dsv4 quantize | random-init | bench: building checkpoints and timing the engine.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <stdexcept>
+#include <sys/resource.h>
+
+#include "cli/commands.h"
+#include "io/quantize.h"
+#include "io/random_init.h"
+#include "io/token_file.h"
+#include "kernels/cpu/machine.h"
+#include "kernels/cpu/matmul.h"
+#include "model/model.h"
+
+namespace dsv4::cli {
+
+namespace {
+
+void reject_unused(const Args& a, const char* cmd) {
+    auto u = a.unused();
+    if (!u.empty()) throw std::invalid_argument(std::string("unknown option ") + u[0] + " for " + cmd);
+    if (!a.positional().empty()) throw std::invalid_argument("unexpected argument '" + a.positional()[0] + "'");
+}
+
+nlohmann::json read_json(const std::string& path) {
+    std::ifstream f(path);
+    if (!f) throw std::runtime_error(path + ": cannot open");
+    try {
+        return nlohmann::json::parse(f);
+    } catch (const std::exception& e) {
+        throw std::runtime_error(path + ": not valid JSON: " + e.what());
+    }
+}
+
+int64_t shard_bytes_arg(const Args& a) {
+    const int64_t mb = a.get_int("shard-mb", 2000);
+    if (mb <= 0) throw std::invalid_argument("--shard-mb must be positive");
+    return mb * 1000 * 1000;
+}
+
+}  // namespace
+
+int cmd_quantize(int argc, char** argv) {
+    Args a(argc, argv, 1, {"quiet"});
+    const auto in = a.require("model");
+    const auto out = a.require("out");
+    const auto fmt = parse_quant_format(a.require("format"));
+    const int threads = int(a.get_int("threads", 0));
+    const int64_t shard = shard_bytes_arg(a);
+    const bool quiet = a.flag("quiet");
+    reject_unused(a, "quantize");
+    if (std::filesystem::exists(out) && std::filesystem::equivalent(in, out))
+        throw std::invalid_argument("--out must differ from --model");
+    auto ck = Checkpoint::open(in);
+    ThreadPool pool(threads);
+    write_checkpoint(out, read_json(in + "/config.json"), checkpoint_sources(*ck), fmt, pool, shard, !quiet);
+    // Other files of the checkpoint (generation config, tokenizer) come along unchanged.
+    for (auto& e : std::filesystem::directory_iterator(in)) {
+        const auto name = e.path().filename().string();
+        if (e.is_regular_file() && name != "config.json" && name.find("safetensors") == std::string::npos &&
+            (name.ends_with(".json") || name.ends_with(".model") || name.ends_with(".txt")))
+            std::filesystem::copy_file(e.path(), std::filesystem::path(out) / name,
+                                       std::filesystem::copy_options::overwrite_existing);
+    }
+    return 0;
+}
+
+int cmd_random_init(int argc, char** argv) {
+    Args a(argc, argv, 1, {"quiet"});
+    const auto cfg_path = a.require("config");
+    const auto out = a.require("out");
+    const auto fmt = parse_quant_format(a.get_or("format", "fp4-experts"));
+    const uint64_t seed = uint64_t(a.get_int("seed", 1));
+    const int threads = int(a.get_int("threads", 0));
+    const int64_t shard = shard_bytes_arg(a);
+    const bool quiet = a.flag("quiet");
+    reject_unused(a, "random-init");
+    auto j = read_json(cfg_path);
+    auto cfg = ModelConfig::from_json(j, cfg_path);
+    ThreadPool pool(threads);
+    write_checkpoint(out, j, random_sources(cfg, seed), fmt, pool, shard, !quiet);
+    return 0;
+}
+
+namespace {
+
+// What one token costs: weight bytes a decode step reads, and matmul flops.
+struct TokenCost {
+    double decode_bytes = 0;  // every non-routed weight + k routed experts per layer + one embedding row
+    double flops = 0;         // 2 x multiply-adds of the matmuls per token, head excluded
+    double head_flops = 0;
+};
+
+TokenCost token_cost(const Model& m) {
+    const auto& w = m.weights();
+    const auto& c = m.config();
+    TokenCost tc;
+    auto add = [&](const Linear& L, double times) {
+        if (!L.valid()) return;
+        tc.decode_bytes += double(L.bytes()) * times;
+        tc.flops += 2.0 * double(L.out) * double(L.in) * times;
+    };
+    tc.decode_bytes += double(w.embed.row_bytes);
+    tc.decode_bytes += double(w.head.bytes());
+    tc.head_flops = 2.0 * double(w.head.out) * double(w.head.in);
+    add(w.hc_head.fn, 1);
+    for (const auto& L : w.layers) {
+        add(L.hc_attn.fn, 1), add(L.hc_ffn.fn, 1);
+        const auto& A = L.attn;
+        for (auto* x : {&A.wq_a, &A.wq_b, &A.wkv, &A.wo_a, &A.wo_b}) add(*x, 1);
+        if (A.has_compressor) add(A.compressor.wkv, 1), add(A.compressor.wgate, 1);
+        if (A.has_indexer) {
+            add(A.indexer.wq_b, 1), add(A.indexer.weights_proj, 1);
+            add(A.indexer.compressor.wkv, 1), add(A.indexer.compressor.wgate, 1);
+        }
+        add(L.ffn.gate, 1);
+        if (!L.ffn.experts.empty()) {
+            const auto& e = L.ffn.experts[0];
+            const double k = double(c.num_experts_per_tok);
+            add(e.w1, k), add(e.w2, k), add(e.w3, k);
+        }
+        if (L.ffn.has_shared) add(L.ffn.shared.w1, 1), add(L.ffn.shared.w2, 1), add(L.ffn.shared.w3, 1);
+    }
+    return tc;
+}
+
+// CPU seconds this process has used (all threads): with wall time, how much of the machine the
+// run actually got (the development machine is shared).
+double cpu_seconds() {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + 1e-6 * double(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace
+
+int cmd_bench(int argc, char** argv) {
+    Args a(argc, argv, 1, {"machine"});
+    const bool machine = a.flag("machine");
+    const auto dir = a.get("model");
+    const auto tokens_file = a.get("tokens");
+    int64_t prompt_n = a.get_int("prompt", 512);
+    const int64_t gen_n = a.get_int("gen", 32);
+    const int threads = int(a.get_int("threads", 0));
+    const uint64_t seed = uint64_t(a.get_int("seed", 1));
+    reject_unused(a, "bench");
+    if (!machine && !dir) throw std::invalid_argument("missing required option --model (or --machine)");
+    if (prompt_n < 1 || gen_n < 0) throw std::invalid_argument("--prompt must be >= 1 and --gen >= 0");
+    std::printf("kernels         %s\n", isa_name(best_isa()));
+    if (machine) {
+        ThreadPool pool(threads);
+        const double bw = measure_read_bandwidth(pool), peak = measure_fma_peak(pool);
+        std::printf("machine         %d threads: streaming read %.1f GB/s, fp32 FMA peak %.0f GFLOP/s\n", pool.size(),
+                    bw, peak);
+        std::printf("RESULT machine threads=%d bandwidth_gbs=%.2f peak_gflops=%.1f\n", pool.size(), bw, peak);
+        if (!dir) return 0;
+    }
+    auto model = Model::load(*dir, threads);
+    const auto tc = token_cost(*model);
+    const int64_t V = model->config().vocab_size;
+    std::mt19937_64 rng(seed);
+    std::vector<int32_t> prompt(static_cast<size_t>(prompt_n));
+    for (auto& t : prompt) t = int32_t(2 + rng() % uint64_t(std::max<int64_t>(1, V - 2)));
+    if (tokens_file) {  // a given prompt (its first --prompt tokens when that is given)
+        auto ids = read_token_file(*tokens_file);
+        if (ids.empty()) throw std::invalid_argument(*tokens_file + ": no tokens");
+        if (a.has("prompt") && int64_t(ids.size()) > prompt_n) ids.resize(size_t(prompt_n));
+        prompt.assign(ids.begin(), ids.end());
+        prompt_n = int64_t(prompt.size());
+    }
+
+    ForwardOptions last;
+    last.all_logits = false;
+    std::vector<float> logits;
+    auto st = model->new_sequence();
+    const int nthreads = model->pool().size();
+    double c0 = cpu_seconds();
+    auto t0 = std::chrono::steady_clock::now();
+    model->forward(st, prompt, logits, last);
+    const double prefill_s = seconds_since(t0);
+    const double prefill_cpu = (cpu_seconds() - c0) / (prefill_s * nthreads);
+    const double prefill_tps = double(prompt_n) / prefill_s;
+    const double prefill_gflops = (tc.flops * double(prompt_n) + tc.head_flops) / prefill_s / 1e9;
+    std::printf("prefill         %lld tokens in %.2f s: %.1f tok/s, %.1f GFLOP/s of matmuls (cpu use %.0f%% of %d threads)\n",
+                (long long)prompt_n, prefill_s, prefill_tps, prefill_gflops, 100 * prefill_cpu, nthreads);
+
+    double decode_tps = 0, decode_cpu = 0;
+    if (gen_n > 0) {
+        auto argmax = [&] { return int32_t(std::max_element(logits.begin(), logits.end()) - logits.begin()); };
+        int32_t next = argmax();
+        model->forward(st, std::span<const int32_t>(&next, 1), logits, last);  // warm-up step
+        next = argmax();
+        c0 = cpu_seconds();
+        t0 = std::chrono::steady_clock::now();
+        for (int64_t i = 0; i < gen_n; ++i) {
+            model->forward(st, std::span<const int32_t>(&next, 1), logits, last);
+            next = argmax();
+        }
+        const double s = seconds_since(t0);
+        decode_tps = double(gen_n) / s;
+        decode_cpu = (cpu_seconds() - c0) / (s * nthreads);
+        std::printf("decode          %lld tokens in %.2f s: %.1f tok/s, %.0f MB of weights per token = %.1f GB/s "
+                    "(cpu use %.0f%% of %d threads)\n",
+                    (long long)gen_n, s, decode_tps, tc.decode_bytes / 1e6, tc.decode_bytes * decode_tps / 1e9,
+                    100 * decode_cpu, nthreads);
+    }
+    std::printf("RESULT model prompt=%lld prefill_tps=%.2f prefill_gflops=%.2f decode_tps=%.2f decode_mb=%.1f "
+                "decode_gbs=%.2f prefill_cpu=%.2f decode_cpu=%.2f\n",
+                (long long)prompt_n, prefill_tps, prefill_gflops, decode_tps, tc.decode_bytes / 1e6,
+                tc.decode_bytes * decode_tps / 1e9, prefill_cpu, decode_cpu);
+    return 0;
+}
+
+}  // namespace dsv4::cli

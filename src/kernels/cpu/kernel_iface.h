@@ -1,0 +1,108 @@
+// The interface between the matmul dispatcher and the per-ISA kernel translation units.
+// Deliberately plain data and <cstdint> only: the ISA units are compiled with their own -m flags,
+// and any inline library function they instantiated could be picked by the linker for the whole
+// program (running AVX-512 code on an AVX2 machine). So they include nothing but intrinsics.
+#pragma once
+#include <cstdint>
+
+namespace dsv4::kern {
+
+enum class Fmt : uint8_t { F32, BF16, F16, FP8, FP4 };
+
+struct WView {  // a Linear, as the kernels see it
+    Fmt fmt;
+    int64_t out, in;
+    const uint8_t* data;
+    int64_t row_bytes;
+    const uint8_t* scale;
+    bool scale_f32;  // else F8_E8M0
+    int64_t scale_cols, block_out, block_in;
+};
+
+// One ISA's kernels. Rows [r0, r1) of W for T tokens, on the calling thread.
+//  x_layout: FP4 kernels read x in the ISA's "split" order (see permute_x); other formats plain.
+struct KernelSet {
+    const char* name;
+    int fp4_group;  // FP4: x is permuted in groups of this many columns (0: plain order)
+    // T == 1: y[o - r0] = W[o, :] . x
+    void (*gemv)(const WView& W, const float* x, float* y, int64_t r0, int64_t r1);
+    // T >= 1: y[t*ldy + o - r0] = W[o, :] . x[t*ldx + :]; scratch holds 4*W.in floats.
+    void (*gemm)(const WView& W, const float* x, int64_t ldx, float* y, int64_t ldy, int64_t T, int64_t r0,
+                 int64_t r1, float* scratch);
+};
+
+// Helpers with internal linkage: each unit gets its own copy, built with its own flags.
+namespace {
+
+// Reorders each full group of `group` columns of x as [even columns, odd columns] (the order in
+// which the SIMD kernels unpack the low and high nibbles of packed FP4 bytes); a partial last
+// group keeps its order.
+inline void permute_x(const float* x, int64_t ldx, int64_t T, int64_t in, int group, float* out) {
+    const int64_t full = group > 0 ? in / group * group : 0;
+    for (int64_t t = 0; t < T; ++t) {
+        const float* s = x + t * ldx;
+        float* d = out + t * in;
+        for (int64_t g = 0; g < full; g += group)
+            for (int j = 0; j < group / 2; ++j) {
+                d[g + j] = s[g + 2 * j];
+                d[g + group / 2 + j] = s[g + 2 * j + 1];
+            }
+        for (int64_t i = full; i < in; ++i) d[i] = s[i];
+    }
+}
+
+// Scalar element access shared by every unit (exact; the scalar path is the reference).
+inline float k_bits(uint32_t u) { float f; __builtin_memcpy(&f, &u, 4); return f; }
+inline float k_e8m0(uint8_t e) {
+    if (e == 255) return __builtin_nanf("");
+    if (e == 0) return k_bits(0x00400000u);  // 2^-127
+    return k_bits(uint32_t(e) << 23);
+}
+inline float k_scale(const WView& W, int64_t row, int64_t col) {
+    int64_t i = (row / W.block_out) * W.scale_cols + col / W.block_in;
+    if (W.scale_f32) { float f; __builtin_memcpy(&f, W.scale + 4 * i, 4); return f; }
+    return k_e8m0(W.scale[i]);
+}
+inline float k_e4m3(uint8_t b) {
+    // sign | exponent+mantissa moved to the float positions, times 2^120 to rebias 7 -> 127;
+    // a subnormal e4m3 becomes a subnormal float and the product is still exact.
+    if ((b & 0x7f) == 0x7f) return __builtin_nanf("");
+    float m = k_bits(uint32_t(b & 0x7f) << 20) * k_bits(uint32_t(127 + 120) << 23);
+    return (b & 0x80) ? -m : m;
+}
+inline float k_e2m1(uint8_t c) {
+    static constexpr float kMag[8] = {0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f};
+    return (c & 8) ? -kMag[c & 7] : kMag[c & 7];
+}
+inline float k_f16(uint16_t h) {
+    uint32_t sign = uint32_t(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, man = h & 0x3ff, u;
+    if (exp == 0) {
+        if (man == 0) u = sign;
+        else {
+            int e = -1;
+            do { man <<= 1; ++e; } while (!(man & 0x400));
+            u = sign | uint32_t(127 - 15 - e) << 23 | (man & 0x3ff) << 13;
+        }
+    } else if (exp == 31) u = sign | 0x7f800000u | man << 13;
+    else u = sign | (exp + 127 - 15) << 23 | man << 13;
+    return k_bits(u);
+}
+// W[row, col] exactly, natural column order.
+inline float k_weight(const WView& W, int64_t row, int64_t col) {
+    const uint8_t* r = W.data + row * W.row_bytes;
+    switch (W.fmt) {
+        case Fmt::F32: { float f; __builtin_memcpy(&f, r + 4 * col, 4); return f; }
+        case Fmt::BF16: { uint16_t h; __builtin_memcpy(&h, r + 2 * col, 2); return k_bits(uint32_t(h) << 16); }
+        case Fmt::F16: { uint16_t h; __builtin_memcpy(&h, r + 2 * col, 2); return k_f16(h); }
+        case Fmt::FP8: return k_e4m3(r[col]) * k_scale(W, row, col);
+        case Fmt::FP4: { uint8_t b = r[col / 2]; return k_e2m1((col & 1) ? (b >> 4) : (b & 0xf)) * k_scale(W, row, col); }
+    }
+    return 0.0f;
+}
+
+}  // namespace
+
+const KernelSet& kernels_avx512();
+const KernelSet& kernels_avx2();
+
+}  // namespace dsv4::kern

@@ -1,0 +1,10 @@
+// AVX2 + FMA + F16C kernels; compiled with those -m flags (CMakeLists.txt) and only called after
+// CPUID says they are there.
+#include "kernels/cpu/matmul_simd.inc"
+
+namespace dsv4::kern {
+const KernelSet& kernels_avx2() {
+    static constexpr KernelSet k{"avx2", 2 * L, gemv, gemm};
+    return k;
+}
+}  // namespace dsv4::kern

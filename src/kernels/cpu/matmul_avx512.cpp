@@ -1,0 +1,10 @@
+// AVX-512 (F/BW/VL/DQ) kernels; this unit is compiled with those -m flags (CMakeLists.txt) and only
+// called after CPUID says they are there.
+#include "kernels/cpu/matmul_simd.inc"
+
+namespace dsv4::kern {
+const KernelSet& kernels_avx512() {
+    static constexpr KernelSet k{"avx512", 2 * L, gemv, gemm};
+    return k;
+}
+}  // namespace dsv4::kern
