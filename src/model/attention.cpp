@@ -2,6 +2,7 @@
 // read as both K and V, partial interleaved RoPE, a sliding window plus compressed entries
 // (CSA: chosen by the indexer; HCA: all finished ones), a per-head sink in the softmax
 // denominator, inverse RoPE on the output, grouped output projection.
+// The projections run over every row of the batch; windows, compressors and the indexer per sequence.
 #include <algorithm>
 #include <cmath>
 
@@ -12,56 +13,76 @@
 namespace dsv4 {
 
 void attention_forward(ThreadPool& pool, const ModelConfig& c, const LayerSpec& spec, const AttentionWeights& w,
-                       const Rope& rope, const float* x, int64_t T, int64_t pos0, LayerState& st, float* out) {
+                       const Rope& rope, const float* x, int64_t rows, std::span<const Segment> segs, float* out) {
     const int64_t H = c.num_attention_heads, d = c.head_dim, W = c.sliding_window, ql = c.q_lora_rank;
     const double eps = c.rms_norm_eps;
+    std::vector<int64_t> pos(static_cast<size_t>(rows));
+    for (auto& s : segs)
+        for (int64_t t = 0; t < s.T; ++t) pos[size_t(s.begin + t)] = s.pos0 + t;
 
     // q = per-head rms(wq_b @ RMSNorm(wq_a @ x)), rotated at its position.
-    std::vector<float> qa(size_t(T * ql)), qr(size_t(T * ql)), q(size_t(T * H * d));
-    linear(pool, w.wq_a, x, qa.data(), T);
-    for (int64_t t = 0; t < T; ++t) ops::rms_norm(qa.data() + t * ql, w.q_norm.data(), qr.data() + t * ql, ql, eps);
-    linear(pool, w.wq_b, qr.data(), q.data(), T);
-    for (int64_t t = 0; t < T; ++t)
+    std::vector<float> qa(size_t(rows * ql)), qr(size_t(rows * ql)), q(size_t(rows * H * d));
+    linear(pool, w.wq_a, x, qa.data(), rows);
+    for (int64_t t = 0; t < rows; ++t) ops::rms_norm(qa.data() + t * ql, w.q_norm.data(), qr.data() + t * ql, ql, eps);
+    linear(pool, w.wq_b, qr.data(), q.data(), rows);
+    for (int64_t t = 0; t < rows; ++t)
         for (int64_t h = 0; h < H; ++h) {
             float* qh = q.data() + (t * H + h) * d;
             ops::rms_norm(qh, nullptr, qh, d, eps);
-            rope.apply(qh, d, pos0 + t);
+            rope.apply(qh, d, pos[size_t(t)]);
         }
-    // kv = RMSNorm(wkv @ x), rotated; appended after the window kept from earlier calls.
-    const int64_t kept = st.window_count;
-    std::vector<float> keys(size_t((kept + T) * d));
-    std::copy(st.window.begin(), st.window.begin() + kept * d, keys.begin());
-    std::vector<float> kvp(size_t(T * d));
-    linear(pool, w.wkv, x, kvp.data(), T);
-    for (int64_t t = 0; t < T; ++t) {
-        float* k = keys.data() + (kept + t) * d;
-        ops::rms_norm(kvp.data() + t * d, w.kv_norm.data(), k, d, eps);
-        rope.apply(k, d, pos0 + t);
+    // kv = RMSNorm(wkv @ x), rotated.
+    std::vector<float> kv(size_t(rows * d));
+    linear(pool, w.wkv, x, kv.data(), rows);
+    for (int64_t t = 0; t < rows; ++t) {
+        float* k = kv.data() + t * d;
+        ops::rms_norm(k, w.kv_norm.data(), k, d, eps);
+        rope.apply(k, d, pos[size_t(t)]);
     }
-    const int64_t base = pos0 - kept;  // position of keys[0]
 
-    // Compressed entries of this layer (finished before attention reads them).
-    std::vector<std::vector<int32_t>> selected;
-    if (w.has_compressor) compressor_forward(pool, c, w.compressor, rope, x, T, pos0, st.compressor);
-    if (w.has_indexer) {
-        compressor_forward(pool, c, w.indexer.compressor, rope, x, T, pos0, st.indexer);
-        indexer_select(pool, c, w, rope, qr.data(), x, T, pos0, st.indexer, selected);
+    // Per sequence: the keys it sees (window kept from earlier calls + its new rows) and its
+    // compressed entries, finished before attention reads them.
+    struct SegKeys {
+        std::vector<float> keys;
+        int64_t base = 0;  // position of keys[0]
+        std::vector<std::vector<int32_t>> selected;
+    };
+    std::vector<SegKeys> sk(segs.size());
+    for (size_t i = 0; i < segs.size(); ++i) {
+        const auto& s = segs[i];
+        auto& st = *s.st;
+        const int64_t kept = st.window_count;
+        sk[i].keys.resize(size_t((kept + s.T) * d));
+        std::copy(st.window.begin(), st.window.begin() + kept * d, sk[i].keys.begin());
+        std::copy(kv.begin() + s.begin * d, kv.begin() + (s.begin + s.T) * d, sk[i].keys.begin() + kept * d);
+        sk[i].base = s.pos0 - kept;
+        const float* xs = x + s.begin * c.hidden_size;
+        if (w.has_compressor) compressor_forward(pool, c, w.compressor, rope, xs, s.T, s.pos0, st.compressor);
+        if (w.has_indexer) {
+            compressor_forward(pool, c, w.indexer.compressor, rope, xs, s.T, s.pos0, st.indexer);
+            indexer_select(pool, c, w, rope, qr.data() + s.begin * ql, xs, s.T, s.pos0, st.indexer, sk[i].selected);
+        }
     }
-    const CompressorState& comp = st.compressor;
+    std::vector<int32_t> seg_of(static_cast<size_t>(rows));
+    for (size_t i = 0; i < segs.size(); ++i)
+        for (int64_t t = 0; t < segs[i].T; ++t) seg_of[size_t(segs[i].begin + t)] = int32_t(i);
+
     const int64_t m = spec.compress_ratio;
-
-    std::vector<float> o(size_t(T * H * d));
+    std::vector<float> o(size_t(rows * H * d));
     const float scale = 1.0f / std::sqrt(float(d));
-    pool.parallel_for(T * H, [&](int64_t b, int64_t e) {
+    pool.parallel_for(rows * H, [&](int64_t b, int64_t e) {
         std::vector<float> logits;
         std::vector<const float*> vals;
         for (int64_t th = b; th < e; ++th) {
-            const int64_t t = th / H, h = th % H, P = pos0 + t;
+            const int64_t t = th / H, h = th % H, P = pos[size_t(t)];
+            const size_t si = size_t(seg_of[size_t(t)]);
+            const auto& keys = sk[si];
+            const CompressorState& comp = segs[si].st->compressor;
             const float* qh = q.data() + (t * H + h) * d;
             vals.clear();
-            for (int64_t p = std::max(P - W + 1, base); p <= P; ++p) vals.push_back(keys.data() + (p - base) * d);
+            for (int64_t p = std::max(P - W + 1, keys.base); p <= P; ++p) vals.push_back(keys.keys.data() + (p - keys.base) * d);
             if (w.has_indexer) {
-                for (int32_t s : selected[size_t(t)]) vals.push_back(comp.entries.data() + int64_t(s) * d);
+                for (int32_t s : keys.selected[size_t(t - segs[si].begin)]) vals.push_back(comp.entries.data() + int64_t(s) * d);
             } else if (w.has_compressor) {
                 const int64_t ne = std::min(comp.n_entries, (P + 1) / m);
                 for (int64_t s = 0; s < ne; ++s) vals.push_back(comp.entries.data() + s * d);
@@ -86,17 +107,20 @@ void attention_forward(ThreadPool& pool, const ModelConfig& c, const LayerSpec& 
         }
     });
 
-    // Keep the last W-1 kv rows for the next call.
-    const int64_t total = kept + T, keep = std::min(W - 1, total);
-    st.window.assign(keys.begin() + (total - keep) * d, keys.end());
-    st.window_count = keep;
+    // Keep each sequence's last W-1 kv rows for its next call.
+    for (size_t i = 0; i < segs.size(); ++i) {
+        auto& st = *segs[i].st;
+        const int64_t total = int64_t(sk[i].keys.size()) / d, keep = std::min(W - 1, total);
+        st.window.assign(sk[i].keys.begin() + (total - keep) * d, sk[i].keys.end());
+        st.window_count = keep;
+    }
 
     // Grouped output projection: group g (consecutive heads) through its own rows of wo_a.
     const int64_t G = c.o_groups, olr = c.o_lora_rank, gin = H * d / G;
-    std::vector<float> oa(size_t(T * G * olr));
+    std::vector<float> oa(size_t(rows * G * olr));
     for (int64_t g = 0; g < G; ++g)
-        matmul(pool, w.wo_a, o.data() + g * gin, H * d, oa.data() + g * olr, G * olr, T, g * olr, (g + 1) * olr);
-    linear(pool, w.wo_b, oa.data(), out, T);
+        matmul(pool, w.wo_a, o.data() + g * gin, H * d, oa.data() + g * olr, G * olr, rows, g * olr, (g + 1) * olr);
+    linear(pool, w.wo_b, oa.data(), out, rows);
 }
 
 }  // namespace dsv4

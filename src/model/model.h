@@ -24,6 +24,14 @@ struct ForwardOptions {
     std::function<void(int index, const float* data, int64_t T)> on_hidden;
 };
 
+// One sequence's share of a batched forward pass.
+struct BatchItem {
+    SequenceState* state = nullptr;
+    std::span<const int32_t> tokens;
+    std::vector<float>* logits = nullptr;  // out: [T, V] (all_logits) or [1, V]
+    bool all_logits = false;
+};
+
 class Model {
 public:
     static std::unique_ptr<Model> load(const std::string& dir, int threads = 0);
@@ -38,6 +46,10 @@ public:
     // (all_logits) or [1, V] into `logits`. Throws on an id outside the vocabulary.
     void forward(SequenceState& state, std::span<const int32_t> tokens, std::vector<float>& logits,
                  const ForwardOptions& opt = {});
+    // Several sequences in one pass: the projections and experts run over all their rows at once,
+    // attention per sequence. Each item's logits equal those of forward() on it alone.
+    // `opt.all_logits` is ignored (each item says); on_hidden sees the concatenated rows.
+    void forward_batch(std::span<BatchItem> items, const ForwardOptions& opt = {});
 
 private:
     Model(std::unique_ptr<Checkpoint> ckpt, int threads);
@@ -75,9 +87,14 @@ void indexer_select(ThreadPool& pool, const ModelConfig& c, const AttentionWeigh
 // Top-k of scores (ties -> lower index), returned in ascending index order.
 std::vector<int32_t> topk_indices(const float* scores, int64_t n, int64_t k);
 
-// Attention sublayer: x [T, D] (normed) -> out [T, D]; updates the layer's caches.
+// A sequence's rows [begin, begin + T) of a batch, at positions pos0.., with its layer cache.
+struct Segment {
+    int64_t begin = 0, T = 0, pos0 = 0;
+    LayerState* st = nullptr;
+};
+// Attention sublayer: x [rows, D] (normed) -> out [rows, D]; updates each segment's caches.
 void attention_forward(ThreadPool& pool, const ModelConfig& c, const LayerSpec& spec, const AttentionWeights& w,
-                       const Rope& rope, const float* x, int64_t T, int64_t pos0, LayerState& st, float* out);
+                       const Rope& rope, const float* x, int64_t rows, std::span<const Segment> segs, float* out);
 
 // MoE sublayer: x [T, D] (normed) -> out [T, D].
 void moe_forward(ThreadPool& pool, const ModelConfig& c, const LayerSpec& spec, const MoEWeights& w, const float* x,

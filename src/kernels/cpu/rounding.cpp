@@ -1,0 +1,74 @@
+#include "kernels/cpu/rounding.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+namespace dsv4::rnd {
+
+float bf16(float x) {
+    uint32_t u;
+    std::memcpy(&u, &x, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return x;  // NaN stays NaN
+    u += 0x7fffu + ((u >> 16) & 1u);                // ties to even
+    u &= 0xffff0000u;
+    float r;
+    std::memcpy(&r, &u, 4);
+    return r;
+}
+
+// RNE of x onto a grid of spacing `step` (a power of two, so the division is exact).
+static float round_to_step(float x, float step) { return std::nearbyint(x / step) * step; }
+
+float e4m3(float x) {
+    if (std::isnan(x)) return x;
+    float a = std::fabs(x);
+    if (a >= 448.0f) return std::copysign(448.0f, x);
+    float r;
+    if (a < 0.015625f) {  // below 2^-6: subnormals, spacing 2^-9
+        r = round_to_step(a, 0.001953125f);
+    } else {
+        int e;
+        std::frexp(a, &e);                        // a = f * 2^e, f in [0.5, 1): binade 2^(e-1)
+        r = round_to_step(a, std::ldexp(1.0f, e - 4));  // 3 mantissa bits
+    }
+    return std::copysign(std::min(r, 448.0f), x);
+}
+
+float e2m1(float x) {
+    if (std::isnan(x)) return x;
+    float a = std::fabs(x), r;
+    if (a < 2.0f) r = round_to_step(a, 0.5f);       // 0, 0.5 (subnormal), 1, 1.5
+    else if (a < 4.0f) r = round_to_step(a, 1.0f);  // 2, 3
+    else r = round_to_step(a, 2.0f);                // 4, 6
+    return std::copysign(std::min(r, 6.0f), x);
+}
+
+float pow2_scale(float a, float M) {
+    float t = a * (1.0f / M);
+    uint32_t u;
+    std::memcpy(&u, &t, 4);
+    int exponent = int((u >> 23) & 0xff) - 127;
+    bool mantissa = (u & 0x7fffffu) != 0;
+    return std::ldexp(1.0f, exponent + (mantissa ? 1 : 0));
+}
+
+template <class Round>
+static void qdq(float* x, int64_t n, int64_t block, float floor_amax, float M, Round round) {
+    for (int64_t b = 0; b < n; b += block) {
+        const int64_t e = std::min(n, b + block);
+        float a = floor_amax;
+        for (int64_t i = b; i < e; ++i) a = std::max(a, std::fabs(x[i]));
+        const float s = pow2_scale(a, M);
+        for (int64_t i = b; i < e; ++i) x[i] = round(std::clamp(x[i] / s, -M, M)) * s;
+    }
+}
+
+void qdq8(float* x, int64_t n, int64_t block) { qdq(x, n, block, 1e-4f, 448.0f, e4m3); }
+void qdq4(float* x, int64_t n, int64_t block) { qdq(x, n, block, 6.0f * std::ldexp(1.0f, -126), 6.0f, e2m1); }
+
+void bf16_inplace(float* x, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) x[i] = bf16(x[i]);
+}
+
+}  // namespace dsv4::rnd

@@ -1,0 +1,98 @@
+// Official-numerics roundings on hand-worked values (dsv4-model.md "Official numerics").
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+
+#include "kernels/cpu/rounding.h"
+
+using namespace dsv4;
+
+static float from_bits(uint32_t u) {
+    float f;
+    std::memcpy(&f, &u, 4);
+    return f;
+}
+
+TEST(Rounding, Bf16NearestEven) {
+    EXPECT_EQ(rnd::bf16(1.0f), 1.0f);
+    // 1 + 2^-8 lies exactly between 1 and 1 + 2^-7: ties to the even mantissa (1.0).
+    EXPECT_EQ(rnd::bf16(1.0f + std::ldexp(1.0f, -8)), 1.0f);
+    // 1 + 3*2^-8 lies between 1+2^-7 (odd) and 1+2^-6 (even): goes up.
+    EXPECT_EQ(rnd::bf16(1.0f + 3 * std::ldexp(1.0f, -8)), 1.0f + std::ldexp(1.0f, -6));
+    EXPECT_EQ(rnd::bf16(1.0f + std::ldexp(1.0f, -8) + std::ldexp(1.0f, -20)), 1.0f + std::ldexp(1.0f, -7));
+    EXPECT_EQ(rnd::bf16(-2.5f), -2.5f);
+    EXPECT_EQ(rnd::bf16(from_bits(0x00012345u)), from_bits(0x00010000u));  // subnormal
+    EXPECT_TRUE(std::isnan(rnd::bf16(NAN)));
+}
+
+TEST(Rounding, E4m3NearestEvenWithSaturation) {
+    EXPECT_EQ(rnd::e4m3(1.0f), 1.0f);
+    EXPECT_EQ(rnd::e4m3(1.0625f), 1.0f);    // tie between 1 and 1.125 -> even (1.0)
+    EXPECT_EQ(rnd::e4m3(1.1875f), 1.25f);   // tie between 1.125 (odd) and 1.25 -> 1.25
+    EXPECT_EQ(rnd::e4m3(1.07f), 1.125f);
+    EXPECT_EQ(rnd::e4m3(448.0f), 448.0f);
+    EXPECT_EQ(rnd::e4m3(460.0f), 448.0f);   // saturates
+    EXPECT_EQ(rnd::e4m3(-1000.0f), -448.0f);
+    EXPECT_EQ(rnd::e4m3(17.0f), 16.0f);     // spacing 2 in [16, 32): 17 is a tie -> 16 (even)
+    EXPECT_EQ(rnd::e4m3(19.0f), 20.0f);     // tie between 18 (odd) and 20 -> 20
+    // subnormals: spacing 2^-9
+    EXPECT_EQ(rnd::e4m3(std::ldexp(1.0f, -9)), std::ldexp(1.0f, -9));
+    EXPECT_EQ(rnd::e4m3(std::ldexp(1.0f, -10)), 0.0f);  // half the smallest subnormal: tie -> 0
+    EXPECT_EQ(rnd::e4m3(std::ldexp(3.0f, -10)), std::ldexp(2.0f, -9));  // 1.5 ulp: tie -> even (2)
+    EXPECT_EQ(rnd::e4m3(0.0f), 0.0f);
+}
+
+TEST(Rounding, E2m1NearestEven) {
+    EXPECT_EQ(rnd::e2m1(0.25f), 0.0f);   // tie 0 / 0.5 -> 0
+    EXPECT_EQ(rnd::e2m1(0.75f), 1.0f);   // tie 0.5 / 1 -> 1
+    EXPECT_EQ(rnd::e2m1(1.25f), 1.0f);
+    EXPECT_EQ(rnd::e2m1(1.75f), 2.0f);
+    EXPECT_EQ(rnd::e2m1(2.5f), 2.0f);
+    EXPECT_EQ(rnd::e2m1(3.5f), 4.0f);
+    EXPECT_EQ(rnd::e2m1(5.0f), 4.0f);    // tie 4 / 6 -> 4
+    EXPECT_EQ(rnd::e2m1(5.1f), 6.0f);
+    EXPECT_EQ(rnd::e2m1(-2.9f), -3.0f);
+    EXPECT_EQ(rnd::e2m1(9.0f), 6.0f);
+}
+
+TEST(Rounding, PowerOfTwoScaleFromBits) {
+    // a = 448: t = 1 exactly -> s = 1. Just above: t has a mantissa -> s = 2.
+    EXPECT_EQ(rnd::pow2_scale(448.0f, 448.0f), 1.0f);
+    EXPECT_EQ(rnd::pow2_scale(std::nextafter(448.0f, 1000.0f), 448.0f), 2.0f);
+    EXPECT_EQ(rnd::pow2_scale(6.0f, 6.0f), 1.0f);
+    EXPECT_EQ(rnd::pow2_scale(12.0f, 6.0f), 2.0f);
+    EXPECT_EQ(rnd::pow2_scale(7.0f, 6.0f), 2.0f);
+    EXPECT_EQ(rnd::pow2_scale(1.0f, 448.0f), 1.0f / 256);  // t = 1/448 in (2^-9, 2^-8)
+}
+
+TEST(Rounding, Qdq8BlocksZerosAndPartialTail) {
+    // Block of 4 with max 448*2 -> s = 2; a value 3.3 -> 3.3/2 = 1.65 -> e4m3 1.625 -> 3.25.
+    std::vector<float> x = {896.0f, 3.3f, -1.0f, 0.0f, /* second block, partial: */ 0.001f, 0.002f};
+    rnd::qdq8(x.data(), 6, 4);
+    EXPECT_EQ(x[0], 896.0f);
+    EXPECT_EQ(x[1], 3.25f);
+    EXPECT_EQ(x[2], -1.0f);
+    EXPECT_EQ(x[3], 0.0f);
+    // Tail block has its own scale: a = 0.002 -> t = 0.002/448 -> s = 2^-17 (t in [2^-18, 2^-17)).
+    const float s = std::ldexp(1.0f, -17);
+    EXPECT_EQ(x[4], rnd::e4m3(0.001f / s) * s);
+    EXPECT_EQ(x[5], rnd::e4m3(0.002f / s) * s);
+    // All-zero block: a = 1e-4 floor, values stay 0.
+    std::vector<float> z(8, 0.0f);
+    rnd::qdq8(z.data(), 8, 8);
+    for (float v : z) EXPECT_EQ(v, 0.0f);
+}
+
+TEST(Rounding, Qdq4Block) {
+    std::vector<float> x(32, 0.0f);
+    x[0] = 12.0f;  // s = 2
+    x[1] = 5.0f;   // 2.5 -> 2 -> 4
+    x[2] = -7.0f;  // -3.5 -> -4 -> -8
+    x[3] = 0.4f;   // 0.2 -> 0
+    rnd::qdq4(x.data(), 32, 32);
+    EXPECT_EQ(x[0], 12.0f);
+    EXPECT_EQ(x[1], 4.0f);
+    EXPECT_EQ(x[2], -8.0f);
+    EXPECT_EQ(x[3], 0.0f);
+}
