@@ -6,7 +6,9 @@
 #include <string>
 #include <vector>
 
+#include "chat/request.h"
 #include "chat_test_util.h"
+#include "tokenizer_test_util.h"
 
 using json = nlohmann::ordered_json;
 using dsv4::test::chat_goldens;
@@ -132,4 +134,42 @@ TEST(ChatCli, MalformedCompletionIsContentWithAWarning) {
     EXPECT_EQ(r.exit_code, 0);
     EXPECT_EQ(r.out, R"({"role":"assistant","content":"thinking that never closes","reasoning_content":null,"tool_calls":[]})" "\n");
     EXPECT_NE(r.err.find("malformed model output"), std::string::npos);
+}
+
+// --ids: the golden prompts' V4 token ids. Named Tokenizer* so ctest runs it after the `tokenizers` fixture
+// (tools/fetch-tokenizers.sh); skips locally without the file, fails under CI.
+
+TEST(TokenizerChatTemplate, IdsOfEveryGoldenPromptMatch) {
+    DSV4_REQUIRE_TOKENIZER(tok, "deepseek_v4");
+    for (const auto& t : chat_goldens()["templates"]) {
+        SCOPED_TRACE(t["name"].get<std::string>());
+        const auto ids = tok->encode(dsv4::chat::render_prompt(t["request"]).text);
+        EXPECT_EQ(json(ids), t["ids"]);
+    }
+}
+
+TEST(TokenizerChatTemplate, CliIdsOfGoldenPromptsMatch) {
+    DSV4_REQUIRE_TOKENIZER(tok, "deepseek_v4");
+    (void)tok;
+    TempDir dir;
+    for (const auto& t : chat_goldens()["templates"]) {
+        const std::string name = t["name"].get<std::string>();
+        // the program loads the tokenizer each run: two cases (with and without tools) are enough here
+        if (name != "tool-round-trip-thinking" && name != "unicode-and-newlines") continue;
+        SCOPED_TRACE(name);
+        spit(dir.path() / "req.json", t["request"].dump());
+        const auto r = run_dsv4(dir, "chat-template --request " + q(dir.path() / "req.json") + " --ids --tokenizer " +
+                                         q(dsv4::test::tokenizer_path("deepseek_v4")));
+        ASSERT_EQ(r.exit_code, 0) << r.err;
+        EXPECT_EQ(count_lines(r.out), 1u);
+        EXPECT_EQ(json::parse(r.out), t["ids"]);
+    }
+}
+
+TEST(ChatCli, IdsNeedATokenizer) {
+    TempDir dir;
+    spit(dir.path() / "req.json", R"({"messages":[{"role":"user","content":"x"}]})");
+    const auto r = run_dsv4(dir, "chat-template --request " + q(dir.path() / "req.json") + " --ids");
+    EXPECT_NE(r.exit_code, 0);
+    EXPECT_EQ(r.err, "dsv4 chat-template: error: --ids needs --tokenizer FILE (the checkpoint's tokenizer.json)\n");
 }

@@ -11,6 +11,7 @@
 #include "chat/parse.h"
 #include "chat/request.h"
 #include "cli/commands.h"
+#include "tokenizer/tokenizer.h"
 
 namespace dsv4::cli {
 
@@ -52,7 +53,11 @@ int cmd_chat_template(int argc, char** argv) {
     const auto rendered = chat::render_prompt(read_request(req_path));
     if (ids) {
         if (!tokenizer) throw std::invalid_argument("--ids needs --tokenizer FILE (the checkpoint's tokenizer.json)");
-        throw std::runtime_error("--ids is not available yet: this build has no tokenizer");
+        // §1: the prompt already holds BOS as text; encode adds nothing.
+        const auto tok = Tokenizer::from_file(*tokenizer);
+        const std::string out = nlohmann::json(tok.encode(rendered.text)).dump() + "\n";  // one JSON array
+        std::fwrite(out.data(), 1, out.size(), stdout);
+        return 0;
     }
     std::fwrite(rendered.text.data(), 1, rendered.text.size(), stdout);
     return 0;
