@@ -39,6 +39,24 @@ bool same_key(const std::string& a, const std::string& b) {
     return diff == 0 && !b.empty();
 }
 
+// A generation cut short (max_tokens, a stop string) is incomplete, not malformed: its message is what the
+// streaming parser made of it, as a stream would have sent it (e.g. the reasoning so far, no content),
+// rather than parse_completion()'s fallback for broken output (everything as content).
+chat::AssistantMessage assemble_cut(const std::string& text, bool thinking) {
+    chat::StreamParser sp(thinking);
+    auto deltas = sp.feed(text);
+    auto tail = sp.finish();
+    deltas.insert(deltas.end(), tail.begin(), tail.end());
+    chat::AssistantMessage msg;
+    if (thinking) msg.reasoning_content.emplace();
+    for (auto& d : deltas) {
+        if (d.kind == chat::DeltaKind::reasoning) *msg.reasoning_content += d.text;
+        else if (d.kind == chat::DeltaKind::content) msg.content += d.text;
+        else msg.tool_calls.push_back(std::move(d.tool_call));
+    }
+    return msg;
+}
+
 // The reply of one accepted generation, written by httplib's chunked content provider: SSE chunks when
 // streaming, otherwise one JSON body (preceded by whitespace written while waiting, to notice a client
 // that went away: a write to a closed connection fails, and the request is then cancelled).
@@ -95,7 +113,20 @@ struct Reply {
                                      pr.params.include_usage));
             if (!out.empty()) return sink.write(out.data(), out.size());
         }
+        // Streaming: send what arrived at once. Whole replies: collect until the end, but write a byte of
+        // whitespace (valid before JSON) at least every `keepalive` to notice a client that went away.
         Progress p = handle->take(keepalive);
+        if (!pr.params.stream) {
+            const auto deadline = std::chrono::steady_clock::now() + keepalive;
+            for (;;) {
+                text += p.text;
+                p.text.clear();
+                const auto now = std::chrono::steady_clock::now();
+                if (p.finish != FinishReason::none || now >= deadline) break;
+                p = handle->take(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now) +
+                                 std::chrono::milliseconds(1));
+            }
+        }
         if (p.finish == FinishReason::error || p.finish == FinishReason::cancelled) {
             const ApiError e(500, "server_error", std::nullopt, "generation_failed",
                              p.error.empty() ? "the generation was cancelled" : p.error);
@@ -116,10 +147,10 @@ struct Reply {
                 out += "data: [DONE]\n\n";
             }
         } else {
-            text += p.text;
             if (end) {
                 if (chat()) {
-                    const chat::AssistantMessage msg = chat::parse_completion(text, pr.thinking);
+                    const chat::AssistantMessage msg =
+                        p.finish_cut ? assemble_cut(text, pr.thinking) : chat::parse_completion(text, pr.thinking);
                     if (msg.malformed)
                         std::fprintf(stderr, "dsv4 serve: %s: malformed model output (%s); returned as content\n",
                                      meta.id.c_str(), msg.malformed->c_str());
@@ -245,7 +276,9 @@ void HttpServer::Impl::generate(const httplib::Request& req, httplib::Response& 
             res.set_header("Cache-Control", "no-cache");
             res.set_header("X-Accel-Buffering", "no");
         }
-        res.set_chunked_content_provider(stream ? "text/event-stream" : "application/json",
+        // Neither type is one httplib compresses: a compressor would hold back the chunks (and with them
+        // the writes that notice a client that went away).
+        res.set_chunked_content_provider(stream ? "text/event-stream" : "application/json; charset=utf-8",
                                          [reply](size_t, httplib::DataSink& sink) { return reply->provide(sink); });
         metrics.request_done(name, 200);
     } catch (const ApiError& e) {

@@ -33,6 +33,7 @@ Progress RequestHandle::take(std::chrono::milliseconds timeout) {
     text_.clear();
     p.completion_tokens = tokens_;
     p.finish = finish_;
+    p.finish_cut = cut_;
     p.error = error_;
     return p;
 }
@@ -56,11 +57,12 @@ void RequestHandle::emit(std::string_view text, int64_t tokens) {
     cv_.notify_all();
 }
 
-void RequestHandle::finish(FinishReason reason, std::string error) {
+void RequestHandle::finish(FinishReason reason, std::string error, bool cut) {
     {
         std::lock_guard lk(mu_);
         if (finish_ != FinishReason::none) return;
         finish_ = reason;
+        cut_ = cut;
         error_ = std::move(error);
     }
     cv_.notify_all();
@@ -208,14 +210,21 @@ void Scheduler::step(std::vector<std::unique_ptr<Active>>& active) {
                          a->prefilled + size_t(n) == prompt.size()});
     }
 
+    // One batched pass: the sequences' rows share the projections and experts, attention stays per
+    // sequence (each with its own cache), and each item's logits equal a forward() of it alone.
     const auto t0 = Clock::now();
     int64_t step_tokens = 0;
-    std::vector<float> logits;
-    for (auto& it : items) {  // one forward per sequence; each has its own cache
-        model_.forward(it.a->state, it.tokens, logits, ForwardOptions{.all_logits = false, .on_hidden = {}});
-        step_tokens += int64_t(it.tokens.size());
-        if (it.a->prefilling()) it.a->prefilled += it.tokens.size();
-        if (it.sample) on_token(*it.a, it.a->sampler.sample(logits));
+    std::vector<BatchItem> batch(items.size());
+    if (logits_.size() < items.size()) logits_.resize(items.size());
+    for (size_t i = 0; i < items.size(); ++i) {
+        batch[i] = BatchItem{&items[i].a->state, items[i].tokens, &logits_[i], false};
+        step_tokens += int64_t(items[i].tokens.size());
+    }
+    model_.forward_batch(batch);
+    for (size_t i = 0; i < items.size(); ++i) {
+        Active& a = *items[i].a;
+        if (a.prefilling()) a.prefilled += items[i].tokens.size();
+        if (items[i].sample) on_token(a, a.sampler.sample(logits_[i]));
     }
     metrics_.step(int64_t(items.size()), step_tokens, decode_tokens,
                   std::chrono::duration<double>(Clock::now() - t0).count());
@@ -239,13 +248,13 @@ void Scheduler::on_token(Active& a, int32_t token) {
     for (const auto& s : job.stop) cut = std::min(cut, a.held.find(s));
     if (cut != std::string::npos) {
         a.h->emit(std::string_view(a.held).substr(0, cut), a.generated);
-        a.h->finish(FinishReason::stop);
+        a.h->finish(FinishReason::stop, {}, true);
         a.done = true;
         return;
     }
     if (eos || length) {
         a.h->emit(a.held, a.generated);
-        a.h->finish(eos ? FinishReason::stop : FinishReason::length);
+        a.h->finish(eos ? FinishReason::stop : FinishReason::length, {}, !eos);
         a.done = true;
         return;
     }

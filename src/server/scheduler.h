@@ -40,6 +40,7 @@ struct Progress {
     std::string text;               // generated text (complete UTF-8 characters, stop strings cut)
     int64_t completion_tokens = 0;  // tokens generated so far (total)
     FinishReason finish = FinishReason::none;
+    bool finish_cut = false;        // ended by max_tokens or a stop string (not by EOS)
     std::string error;              // finish == error
 };
 
@@ -57,7 +58,7 @@ public:
 private:
     friend class Scheduler;
     void emit(std::string_view text, int64_t tokens);
-    void finish(FinishReason reason, std::string error = {});
+    void finish(FinishReason reason, std::string error = {}, bool cut = false);
 
     const Job job_;
     const std::chrono::steady_clock::time_point enqueued_;
@@ -66,6 +67,7 @@ private:
     std::string text_;
     int64_t tokens_ = 0;
     FinishReason finish_ = FinishReason::none;
+    bool cut_ = false;
     std::string error_;
     bool cancelled_ = false;
 };
@@ -115,6 +117,7 @@ private:
     const Tokenizer& tok_;
     const SchedulerOptions opt_;
     Metrics& metrics_;
+    std::vector<std::vector<float>> logits_;  // per batch item, reused across steps (scheduler thread only)
 
     std::mutex mu_;
     std::condition_variable cv_;

@@ -49,7 +49,7 @@ start() {
   echo "server $name: /health never answered"; cat "$tmp/$name.log"; exit 1
 }
 
-start main --api-key test-key --max-batch 32 --max-queue 96 --max-context 512 --max-body-bytes 1048576 --model-id dsv4-tiny-a --threads 2
+start main --api-key test-key --max-batch 32 --max-queue 96 --max-context 1024 --max-body-bytes 1048576 --model-id dsv4-tiny-a --threads 2
 start overload --max-batch 1 --max-queue 0 --max-context 512 --model-id dsv4-tiny-a --threads 1
 
 export DSV4_BASE_URL="http://127.0.0.1:$PORT_main/v1" DSV4_API_KEY=test-key DSV4_MODEL_ID=dsv4-tiny-a
