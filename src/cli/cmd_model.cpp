@@ -58,6 +58,7 @@ int cmd_logits(int argc, char** argv) {
     auto out = a.require("out");
     auto chunks_s = a.get("chunks");
     int threads = int(a.get_int("threads", 0));
+    Numerics numerics = parse_numerics(a.get_or("numerics", "fp32"));
     reject_unused(a, "logits");
     std::vector<int64_t> chunks = {int64_t(tokens.size())};
     if (chunks_s) {
@@ -71,7 +72,7 @@ int cmd_logits(int argc, char** argv) {
             throw std::invalid_argument("--chunks sum to " + std::to_string(sum) + " but the token file has " +
                                         std::to_string(tokens.size()) + " tokens");
     }
-    auto model = Model::load(model_dir, threads);
+    auto model = Model::load(model_dir, threads, numerics);
     note_unused(*model);
     const int64_t V = model->config().vocab_size;
     std::vector<float> all(tokens.size() * size_t(V)), part;
@@ -82,7 +83,8 @@ int cmd_logits(int argc, char** argv) {
         std::copy(part.begin(), part.end(), all.begin() + off * size_t(V));
         off += size_t(c);
     }
-    write_safetensors(out, {{"logits", DType::F32, {int64_t(tokens.size()), V}, all.data(), all.size() * 4}});
+    write_safetensors(out, {{"logits", DType::F32, {int64_t(tokens.size()), V}, all.data(), all.size() * 4}},
+                      {{"numerics", numerics_name(numerics)}});
     return 0;
 }
 
@@ -104,9 +106,10 @@ int cmd_generate(int argc, char** argv) {
     bool ignore_eos = a.flag("ignore-eos");
     a.flag("print-ids");  // ids are what generate prints (text output needs a tokenizer)
     int threads = int(a.get_int("threads", 0));
+    Numerics numerics = parse_numerics(a.get_or("numerics", "fp32"));
     reject_unused(a, "generate");
 
-    auto model = Model::load(model_dir, threads);
+    auto model = Model::load(model_dir, threads, numerics);
     note_unused(*model);
     const auto& eos = model->config().eos_token_ids;
     Sampler sampler(sp);
@@ -132,8 +135,9 @@ int cmd_info(int argc, char** argv) {
     Args a(argc, argv, 1, {});
     auto model_dir = a.require("model");
     int64_t ctx = a.get_int("context", 0);
+    Numerics numerics = parse_numerics(a.get_or("numerics", "fp32"));
     reject_unused(a, "info");
-    auto model = Model::load(model_dir, 1);
+    auto model = Model::load(model_dir, 1, numerics);
     const auto& c = model->config();
     const auto& w = model->weights();
     if (ctx <= 0) ctx = c.max_position_embeddings > 0 ? c.max_position_embeddings : 4096;
@@ -150,6 +154,9 @@ int cmd_info(int argc, char** argv) {
         std::printf(" with YaRN x%g from %g positions (beta %g/%g)", c.yarn.factor, c.yarn.original_max_position_embeddings,
                     c.yarn.beta_fast, c.yarn.beta_slow);
     std::printf("\n");
+    std::printf("numerics        %s\n", numerics == Numerics::FP32
+                                               ? "fp32 (exactly dequantized weights, fp32 math; --numerics official for DeepSeek's roundings)"
+                                               : "official (DeepSeek's bf16 activations, FP8/FP4 activation rounding)");
     std::printf("mHC             %lld streams, %lld Sinkhorn iterations\n", (long long)c.hc_mult, (long long)c.hc_sinkhorn_iters);
     std::printf("MoE             %lld routed experts, top %lld, %lld shared, expert width %lld, routed scale %g, "
                 "swiglu limit %g\n",

@@ -21,6 +21,14 @@ const char* attn_type_name(AttnType t) {
     return "?";
 }
 
+const char* numerics_name(Numerics n) { return n == Numerics::FP32 ? "fp32" : "official"; }
+
+Numerics parse_numerics(const std::string& s) {
+    if (s == "fp32") return Numerics::FP32;
+    if (s == "official") return Numerics::Official;
+    throw std::invalid_argument("--numerics must be fp32 or official, got '" + s + "'");
+}
+
 namespace {
 
 struct Reader {

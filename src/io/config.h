@@ -21,6 +21,12 @@ struct YarnParams {
     bool truncate = true;  // floor/ceil the correction range
 };
 
+// How the forward pass rounds (dsv4-model.md "Official numerics"): fp32 on exactly dequantized
+// weights (the default, what transformers computes), or DeepSeek's own bf16/FP8/FP4 roundings.
+enum class Numerics { FP32, Official };
+const char* numerics_name(Numerics n);
+Numerics parse_numerics(const std::string& s);
+
 struct LayerSpec {
     AttnType attn = AttnType::Sliding;
     int compress_ratio = 0;  // m: 0 for sliding-only layers
@@ -49,6 +55,7 @@ struct ModelConfig {
     std::string expert_dtype;  // "", "fp4", "fp8"
     bool fp8_quantized = false;  // quantization_config present
     std::vector<LayerSpec> layers;
+    Numerics numerics = Numerics::FP32;  // a run-time choice, not read from config.json
 
     // Parses and checks for contradictions; throws std::runtime_error "<path>: field: problem".
     static ModelConfig from_json(const nlohmann::json& j, const std::string& source);

@@ -22,22 +22,33 @@ void attention_forward(ThreadPool& pool, const ModelConfig& c, const LayerSpec& 
 
     // q = per-head rms(wq_b @ RMSNorm(wq_a @ x)), rotated at its position.
     std::vector<float> qa(size_t(rows * ql)), qr(size_t(rows * ql)), q(size_t(rows * H * d));
-    linear(pool, w.wq_a, x, qa.data(), rows);
+    ops::project(pool, c, w.wq_a, x, qa.data(), rows);
     for (int64_t t = 0; t < rows; ++t) ops::rms_norm(qa.data() + t * ql, w.q_norm.data(), qr.data() + t * ql, ql, eps);
-    linear(pool, w.wq_b, qr.data(), q.data(), rows);
+    ops::round_bf16(c, qr.data(), rows * ql);
+    ops::project(pool, c, w.wq_b, qr.data(), q.data(), rows);
     for (int64_t t = 0; t < rows; ++t)
         for (int64_t h = 0; h < H; ++h) {
             float* qh = q.data() + (t * H + h) * d;
-            ops::rms_norm(qh, nullptr, qh, d, eps);
+            if (ops::official(c)) {  // the per-head q norm runs in bf16 tensor ops in the reference
+                float ss = 0;
+                for (int64_t i = 0; i < d; ++i) ss += rnd::bf16(qh[i] * qh[i]);
+                float r = rnd::bf16(1.0f / std::sqrt(rnd::bf16(rnd::bf16(ss / float(d)) + float(eps))));
+                for (int64_t i = 0; i < d; ++i) qh[i] = rnd::bf16(qh[i] * r);
+            } else {
+                ops::rms_norm(qh, nullptr, qh, d, eps);
+            }
             rope.apply(qh, d, pos[size_t(t)]);
+            ops::round_bf16(c, qh, d);
         }
     // kv = RMSNorm(wkv @ x), rotated.
     std::vector<float> kv(size_t(rows * d));
-    linear(pool, w.wkv, x, kv.data(), rows);
+    ops::project(pool, c, w.wkv, x, kv.data(), rows);
     for (int64_t t = 0; t < rows; ++t) {
         float* k = kv.data() + t * d;
         ops::rms_norm(k, w.kv_norm.data(), k, d, eps);
+        ops::round_bf16(c, k, d);
         rope.apply(k, d, pos[size_t(t)]);
+        ops::round_kv(c, k, d);
     }
 
     // Per sequence: the keys it sees (window kept from earlier calls + its new rows) and its
@@ -59,7 +70,7 @@ void attention_forward(ThreadPool& pool, const ModelConfig& c, const LayerSpec& 
         const float* xs = x + s.begin * c.hidden_size;
         if (w.has_compressor) compressor_forward(pool, c, w.compressor, rope, xs, s.T, s.pos0, st.compressor);
         if (w.has_indexer) {
-            compressor_forward(pool, c, w.indexer.compressor, rope, xs, s.T, s.pos0, st.indexer);
+            compressor_forward(pool, c, w.indexer.compressor, rope, xs, s.T, s.pos0, st.indexer, /*indexer=*/true);
             indexer_select(pool, c, w, rope, qr.data() + s.begin * ql, xs, s.T, s.pos0, st.indexer, sk[i].selected);
         }
     }
@@ -70,6 +81,7 @@ void attention_forward(ThreadPool& pool, const ModelConfig& c, const LayerSpec& 
     const int64_t m = spec.compress_ratio;
     std::vector<float> o(size_t(rows * H * d));
     const float scale = 1.0f / std::sqrt(float(d));
+    const bool official = ops::official(c);
     pool.parallel_for(rows * H, [&](int64_t b, int64_t e) {
         std::vector<float> logits;
         std::vector<const float*> vals;
@@ -89,21 +101,45 @@ void attention_forward(ThreadPool& pool, const ModelConfig& c, const LayerSpec& 
             }
             logits.resize(vals.size());
             const float sink = w.attn_sink[size_t(h)];
-            float mx = sink;
-            for (size_t j = 0; j < vals.size(); ++j) {
-                logits[j] = dot_f32(qh, vals[j], d) * scale;
-                mx = std::max(mx, logits[j]);
-            }
-            float denom = std::exp(sink - mx);  // the sink joins the denominator only
-            for (auto& l : logits) denom += (l = std::exp(l - mx));
             float* oh = o.data() + (t * H + h) * d;
             std::fill(oh, oh + d, 0.0f);
-            for (size_t j = 0; j < vals.size(); ++j) {
-                const float p = logits[j] / denom;
-                const float* v = vals[j];
-                for (int64_t i = 0; i < d; ++i) oh[i] += p * v[i];
+            for (size_t j = 0; j < vals.size(); ++j) logits[j] = dot_f32(qh, vals[j], d) * scale;
+            if (!official) {
+                float mx = sink;
+                for (float l : logits) mx = std::max(mx, l);
+                float denom = std::exp(sink - mx);  // the sink joins the denominator only
+                for (auto& l : logits) denom += (l = std::exp(l - mx));
+                for (size_t j = 0; j < vals.size(); ++j) {
+                    const float p = logits[j] / denom;
+                    const float* v = vals[j];
+                    for (int64_t i = 0; i < d; ++i) oh[i] += p * v[i];
+                }
+            } else {
+                // Rule 4: per block of 64 keys, probabilities relative to the running max are
+                // rounded to bf16 before P.V; the denominator sums them unrounded; sink at the end.
+                float mx = -INFINITY, denom = 0;
+                for (size_t b0 = 0; b0 < vals.size(); b0 += 64) {
+                    const size_t b1 = std::min(vals.size(), b0 + 64);
+                    float bm = mx;
+                    for (size_t j = b0; j < b1; ++j) bm = std::max(bm, logits[j]);
+                    const float alpha = std::exp(mx - bm);
+                    denom *= alpha;
+                    for (int64_t i = 0; i < d; ++i) oh[i] *= alpha;
+                    for (size_t j = b0; j < b1; ++j) {
+                        const float p = std::exp(logits[j] - bm);
+                        denom += p;
+                        const float pb = rnd::bf16(p);
+                        const float* v = vals[j];
+                        for (int64_t i = 0; i < d; ++i) oh[i] += pb * v[i];
+                    }
+                    mx = bm;
+                }
+                denom += std::exp(sink - mx);
+                for (int64_t i = 0; i < d; ++i) oh[i] /= denom;
+                rnd::bf16_inplace(oh, d);
             }
             rope.apply(oh, d, P, /*inverse=*/true);
+            ops::round_bf16(c, oh, d);
         }
     });
 
@@ -119,8 +155,9 @@ void attention_forward(ThreadPool& pool, const ModelConfig& c, const LayerSpec& 
     const int64_t G = c.o_groups, olr = c.o_lora_rank, gin = H * d / G;
     std::vector<float> oa(size_t(rows * G * olr));
     for (int64_t g = 0; g < G; ++g)
-        matmul(pool, w.wo_a, o.data() + g * gin, H * d, oa.data() + g * olr, G * olr, rows, g * olr, (g + 1) * olr);
-    linear(pool, w.wo_b, oa.data(), out, rows);
+        ops::project(pool, c, w.wo_a, o.data() + g * gin, H * d, oa.data() + g * olr, G * olr, rows, ops::Proj::Bf16,
+                     g * olr, (g + 1) * olr);
+    ops::project(pool, c, w.wo_b, oa.data(), out, rows);
 }
 
 }  // namespace dsv4

@@ -11,7 +11,7 @@
 namespace dsv4 {
 
 void compressor_forward(ThreadPool& pool, const ModelConfig& c, const CompressorWeights& w, const Rope& rope,
-                        const float* x, int64_t T, int64_t pos0, CompressorState& st) {
+                        const float* x, int64_t T, int64_t pos0, CompressorState& st, bool indexer) {
     const int64_t m = w.ratio, dim = w.dim, cd = w.coff * dim;
     // Buffered tokens continue where they left off: window slots are absolute positions mod m.
     const int64_t total = st.buffered + T;
@@ -66,8 +66,13 @@ void compressor_forward(ThreadPool& pool, const ModelConfig& c, const Compressor
         const int64_t widx = st.n_entries;
         st.entries.resize(size_t((widx + 1) * dim));
         float* e = st.entries.data() + widx * dim;
+        ops::round_bf16(c, entry.data(), dim);  // official: the pooled entry is stored bf16 before its norm
         ops::rms_norm(entry.data(), w.norm.data(), e, dim, c.rms_norm_eps);
+        ops::round_bf16(c, e, dim);
         rope.apply(e, dim, widx * m);
+        ops::round_bf16(c, e, dim);
+        if (indexer) ops::round_index_vector(c, e, dim);
+        else ops::round_kv(c, e, dim);
         st.n_entries++;
     }
     // Keep the unfinished window.

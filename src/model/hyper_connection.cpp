@@ -76,6 +76,7 @@ void hc_pre(ThreadPool& pool, const ModelConfig& c, const HyperConnWeights& w, c
             for (int64_t i = 0; i < n; ++i) s += pre[size_t(i)] * Xt[i * D + d];
             ut[d] = s;
         }
+        ops::round_bf16(c, ut, D);
     }
 }
 
@@ -96,6 +97,7 @@ void hc_post(const ModelConfig& c, const HcMix& mix, const float* a, float* X, i
                 dst[d] = s;
             }
         }
+        ops::round_bf16(c, Xt, n * D);  // official: residual streams are stored bf16
     }
 }
 
@@ -110,6 +112,7 @@ void hc_head(ThreadPool& pool, const ModelConfig& c, const HyperConnWeights& w, 
             float p = ops::sigmoid(mix[size_t(t * n + i)] * w.scale[0] + w.base[size_t(i)]) + float(c.hc_eps);
             for (int64_t d = 0; d < D; ++d) yt[d] += p * Xt[i * D + d];
         }
+        ops::round_bf16(c, yt, D);
     }
 }
 

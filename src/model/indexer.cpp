@@ -6,6 +6,7 @@
 
 #include "kernels/cpu/matmul.h"
 #include "model/model.h"
+#include "model/ops.h"
 
 namespace dsv4 {
 
@@ -27,16 +28,21 @@ void indexer_select(ThreadPool& pool, const ModelConfig& c, const AttentionWeigh
                     std::vector<std::vector<int32_t>>& selected) {
     const int64_t nI = c.index_n_heads, dI = c.index_head_dim, m = w.indexer.compressor.ratio;
     std::vector<float> q(size_t(T * nI * dI)), hw(size_t(T * nI));
-    linear(pool, w.indexer.wq_b, qr, q.data(), T);
-    linear(pool, w.indexer.weights_proj, x, hw.data(), T);
+    ops::project(pool, c, w.indexer.wq_b, qr, q.data(), T, ops::Proj::Quantized);
+    ops::project(pool, c, w.indexer.weights_proj, x, hw.data(), T, ops::Proj::Bf16);
     const float wscale = 1.0f / std::sqrt(float(nI)), sscale = 1.0f / std::sqrt(float(dI));
+    const bool official = ops::official(c);
     selected.assign(size_t(T), {});
     pool.parallel_for(T, [&](int64_t tb, int64_t te) {
         std::vector<float> scores;
         for (int64_t t = tb; t < te; ++t) {
             const int64_t P = pos0 + t;
             float* qt = q.data() + t * nI * dI;
-            for (int64_t h = 0; h < nI; ++h) rope.apply(qt + h * dI, dI, P);
+            for (int64_t h = 0; h < nI; ++h) {
+                rope.apply(qt + h * dI, dI, P);
+                ops::round_bf16(c, qt + h * dI, dI);
+                ops::round_index_vector(c, qt + h * dI, dI);
+            }
             const int64_t ne = std::min(keys.n_entries, (P + 1) / m);
             scores.assign(size_t(ne), 0.0f);
             for (int64_t s = 0; s < ne; ++s) {
@@ -44,7 +50,12 @@ void indexer_select(ThreadPool& pool, const ModelConfig& c, const AttentionWeigh
                 float acc = 0;
                 for (int64_t h = 0; h < nI; ++h) {
                     float dotv = dot_f32(qt + h * dI, K, dI);
-                    acc += std::max(dotv, 0.0f) * sscale * (hw[size_t(t * nI + h)] * wscale);
+                    if (official) {  // rule 5: q.k, the head weights and the sum over heads in bf16
+                        float wh = rnd::bf16(hw[size_t(t * nI + h)] * (wscale * sscale));
+                        acc = rnd::bf16(acc + rnd::bf16(std::max(rnd::bf16(dotv), 0.0f) * wh));
+                    } else {
+                        acc += std::max(dotv, 0.0f) * sscale * (hw[size_t(t * nI + h)] * wscale);
+                    }
                 }
                 scores[size_t(s)] = acc;
             }

@@ -8,15 +8,17 @@
 
 namespace dsv4 {
 
-Model::Model(std::unique_ptr<Checkpoint> ckpt, int threads) : ckpt_(std::move(ckpt)), pool_(threads) {
-    const auto& c = ckpt_->config();
+Model::Model(std::unique_ptr<Checkpoint> ckpt, int threads, Numerics numerics)
+    : ckpt_(std::move(ckpt)), cfg_(ckpt_->config()), pool_(threads) {
+    cfg_.numerics = numerics;
+    const auto& c = cfg_;
     w_ = ModelWeights::load(*ckpt_);
     rope_main_ = Rope::plain(c.rope_theta, c.rope_dim);
     rope_compress_ = Rope::yarn(c.compress_rope_theta, c.rope_dim, c.yarn);
 }
 
-std::unique_ptr<Model> Model::load(const std::string& dir, int threads) {
-    return std::unique_ptr<Model>(new Model(Checkpoint::open(dir), threads));
+std::unique_ptr<Model> Model::load(const std::string& dir, int threads, Numerics numerics) {
+    return std::unique_ptr<Model>(new Model(Checkpoint::open(dir), threads, numerics));
 }
 
 SequenceState Model::new_sequence() const {
@@ -64,6 +66,7 @@ void Model::forward_batch(std::span<BatchItem> items, const ForwardOptions& opt)
     std::vector<float> X(size_t(rows * n * D)), e(static_cast<size_t>(D));
     for (int64_t t = 0; t < rows; ++t) {
         dequant_row(w_.embed, tokens[size_t(t)], e.data());
+        ops::round_bf16(c, e.data(), D);
         for (int64_t i = 0; i < n; ++i) std::copy(e.begin(), e.end(), X.begin() + (t * n + i) * D);
     }
     if (opt.on_hidden) opt.on_hidden(0, X.data(), rows);
@@ -78,11 +81,13 @@ void Model::forward_batch(std::span<BatchItem> items, const ForwardOptions& opt)
         // attention sublayer
         hc_pre(pool_, c, L.hc_attn, X.data(), rows, u.data(), mix);
         for (int64_t t = 0; t < rows; ++t) ops::rms_norm(u.data() + t * D, L.attn_norm.data(), xn.data() + t * D, D, c.rms_norm_eps);
+        ops::round_bf16(c, xn.data(), rows * D);
         attention_forward(pool_, c, spec, L.attn, rope, xn.data(), rows, segs, a.data());
         hc_post(c, mix, a.data(), X.data(), rows);
         // MoE sublayer
         hc_pre(pool_, c, L.hc_ffn, X.data(), rows, u.data(), mix);
         for (int64_t t = 0; t < rows; ++t) ops::rms_norm(u.data() + t * D, L.ffn_norm.data(), xn.data() + t * D, D, c.rms_norm_eps);
+        ops::round_bf16(c, xn.data(), rows * D);
         moe_forward(pool_, c, spec, L.ffn, xn.data(), tokens.data(), rows, a.data());
         hc_post(c, mix, a.data(), X.data(), rows);
         if (opt.on_hidden) opt.on_hidden(int(l + 1), X.data(), rows);
@@ -102,6 +107,7 @@ void Model::forward_batch(std::span<BatchItem> items, const ForwardOptions& opt)
     for (int64_t r = 0; r < R; ++r) std::copy_n(X.data() + want[size_t(r)] * n * D, n * D, Xw.data() + r * n * D);
     hc_head(pool_, c, w_.hc_head, Xw.data(), R, u.data());
     for (int64_t t = 0; t < R; ++t) ops::rms_norm(u.data() + t * D, w_.norm.data(), xn.data() + t * D, D, c.rms_norm_eps);
+    ops::round_bf16(c, xn.data(), R * D);
     if (opt.on_hidden) opt.on_hidden(int(c.layers.size() + 1), xn.data(), R);
     std::vector<float> lg(size_t(R * V));
     linear(pool_, w_.head, xn.data(), lg.data(), R);

@@ -34,9 +34,9 @@ struct BatchItem {
 
 class Model {
 public:
-    static std::unique_ptr<Model> load(const std::string& dir, int threads = 0);
+    static std::unique_ptr<Model> load(const std::string& dir, int threads = 0, Numerics numerics = Numerics::FP32);
 
-    const ModelConfig& config() const { return ckpt_->config(); }
+    const ModelConfig& config() const { return cfg_; }
     const ModelWeights& weights() const { return w_; }
     const Checkpoint& checkpoint() const { return *ckpt_; }
     ThreadPool& pool() { return pool_; }
@@ -52,8 +52,9 @@ public:
     void forward_batch(std::span<BatchItem> items, const ForwardOptions& opt = {});
 
 private:
-    Model(std::unique_ptr<Checkpoint> ckpt, int threads);
+    Model(std::unique_ptr<Checkpoint> ckpt, int threads, Numerics numerics);
     std::unique_ptr<Checkpoint> ckpt_;
+    ModelConfig cfg_;
     ModelWeights w_;
     ThreadPool pool_;
     Rope rope_main_, rope_compress_;
@@ -76,8 +77,9 @@ void sinkhorn(float* C, int64_t n, int64_t iters, double eps);
 
 // Compressor (CSA or HCA): consumes x [T, D] at positions pos0.., emits finished windows' entries
 // into st.entries (normed, RoPE at w*m).
+// `indexer` marks the lightning indexer's own compressor (its keys get the indexer's roundings).
 void compressor_forward(ThreadPool& pool, const ModelConfig& c, const CompressorWeights& w, const Rope& rope,
-                        const float* x, int64_t T, int64_t pos0, CompressorState& st);
+                        const float* x, int64_t T, int64_t pos0, CompressorState& st, bool indexer = false);
 
 // Lightning indexer: for each query t, the chosen compressed entries (ascending), among those with
 // s < (pos0+t+1) div m. qr [T, q_lora], x [T, D].

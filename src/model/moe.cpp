@@ -37,13 +37,15 @@ void moe_route(ThreadPool& pool, const ModelConfig& c, const LayerSpec& spec, co
     }
 }
 
-// out[r] = w2 @ (silu(min(w1 x, L)) * clamp(w3 x, -L, L)) for rows x [n, D].
+// out[r] = w2 @ (silu(min(w1 x, L)) * clamp(w3 x, -L, L)) for rows x [n, D]. Under official
+// numerics the routing weight of row r (gate, or nullptr for 1) multiplies the activation BEFORE
+// w2 (rule 6), so it enters w2's input quantization; in fp32 the caller weights the output.
 static void expert_forward(ThreadPool& pool, const ModelConfig& c, const ExpertWeights& e, const float* x, int64_t n,
-                           float* out) {
+                           float* out, const float* gate = nullptr) {
     const int64_t I = e.w1.out;
     std::vector<float> h1(size_t(n * I)), h3(size_t(n * I));
-    linear(pool, e.w1, x, h1.data(), n);
-    linear(pool, e.w3, x, h3.data(), n);
+    ops::project(pool, c, e.w1, x, h1.data(), n);
+    ops::project(pool, c, e.w3, x, h3.data(), n);
     const float L = float(c.swiglu_limit);
     for (size_t i = 0; i < h1.size(); ++i) {
         float g = h1[i], u = h3[i];
@@ -53,7 +55,11 @@ static void expert_forward(ThreadPool& pool, const ModelConfig& c, const ExpertW
         }
         h1[i] = ops::silu(g) * u;
     }
-    linear(pool, e.w2, h1.data(), out, n);
+    if (gate)
+        for (int64_t r = 0; r < n; ++r)
+            for (int64_t i = 0; i < I; ++i) h1[size_t(r * I + i)] *= gate[r];
+    ops::round_bf16(c, h1.data(), n * I);
+    ops::project(pool, c, e.w2, h1.data(), out, n);
 }
 
 void moe_forward(ThreadPool& pool, const ModelConfig& c, const LayerSpec& spec, const MoEWeights& w, const float* x,
@@ -63,22 +69,32 @@ void moe_forward(ThreadPool& pool, const ModelConfig& c, const LayerSpec& spec, 
     std::vector<float> wt;
     moe_route(pool, c, spec, w, x, tokens, T, ex, wt);
     // Group the (token, weight) pairs per expert.
+    const bool official = ops::official(c);
     std::vector<std::vector<std::pair<int64_t, float>>> routed(static_cast<size_t>(E));
     for (int64_t t = 0; t < T; ++t)
-        for (int64_t j = 0; j < k; ++j) routed[size_t(ex[size_t(t * k + j)])].emplace_back(t, wt[size_t(t * k + j)]);
+        for (int64_t j = 0; j < k; ++j) {
+            auto& list = routed[size_t(ex[size_t(t * k + j)])];
+            // Official rule 8: a hash row naming an expert twice counts it once (the reference writes).
+            if (official && !list.empty() && list.back().first == t) continue;
+            list.emplace_back(t, wt[size_t(t * k + j)]);
+        }
     std::fill(out, out + T * D, 0.0f);
-    std::vector<float> xs, ys;
+    std::vector<float> xs, ys, gs;
     for (int64_t e = 0; e < E; ++e) {
         const auto& list = routed[size_t(e)];
         if (list.empty()) continue;
         const int64_t n = int64_t(list.size());
         xs.resize(size_t(n * D));
         ys.resize(size_t(n * D));
-        for (int64_t r = 0; r < n; ++r) std::copy_n(x + list[size_t(r)].first * D, D, xs.data() + r * D);
-        expert_forward(pool, c, w.experts[size_t(e)], xs.data(), n, ys.data());
+        gs.resize(size_t(n));
+        for (int64_t r = 0; r < n; ++r) {
+            std::copy_n(x + list[size_t(r)].first * D, D, xs.data() + r * D);
+            gs[size_t(r)] = list[size_t(r)].second;
+        }
+        expert_forward(pool, c, w.experts[size_t(e)], xs.data(), n, ys.data(), official ? gs.data() : nullptr);
         for (int64_t r = 0; r < n; ++r) {
             float* o = out + list[size_t(r)].first * D;
-            const float g = list[size_t(r)].second;
+            const float g = official ? 1.0f : list[size_t(r)].second;
             for (int64_t i = 0; i < D; ++i) o[i] += g * ys[size_t(r * D + i)];
         }
     }
@@ -87,6 +103,7 @@ void moe_forward(ThreadPool& pool, const ModelConfig& c, const LayerSpec& spec, 
         expert_forward(pool, c, w.shared, x, T, ys.data());
         for (int64_t i = 0; i < T * D; ++i) out[i] += ys[size_t(i)];
     }
+    ops::round_bf16(c, out, T * D);  // official: fp32 sum of bf16 expert outputs, stored bf16
 }
 
 }  // namespace dsv4
