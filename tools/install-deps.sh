@@ -4,7 +4,10 @@ set -euo pipefail
 pkgs=(cmake ninja-build g++ pkg-config libgtest-dev nlohmann-json3-dev libpcre2-dev libcpp-httplib-dev nodejs npm)
 missing=()
 for p in "${pkgs[@]}"; do
-  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+  dpkg -s "$p" >/dev/null 2>&1 && continue
+  # NodeSource's nodejs package ships npm itself (and conflicts with Debian's npm).
+  [[ "$p" == npm ]] && command -v npm >/dev/null 2>&1 && continue
+  missing+=("$p")
 done
 if ((${#missing[@]})); then
   echo "installing: ${missing[*]}"

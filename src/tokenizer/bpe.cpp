@@ -9,7 +9,7 @@ namespace dsv4::tok {
 
 namespace {
 constexpr size_t kSmallWord = 48;         // up to this many symbols: linear scans beat a heap
-constexpr size_t kMaxCachedPiece = 64;    // bytes; longer pieces are rare and not cached
+constexpr size_t kMaxCachedPiece = 256;   // bytes; longer pieces are rare and not cached
 constexpr size_t kMaxCacheEntries = 1 << 18;
 }  // namespace
 

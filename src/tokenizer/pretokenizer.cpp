@@ -25,9 +25,10 @@ public:
                std::deque<std::string>&) const override {
         Ranges matches;
         std::vector<std::pair<std::pair<size_t, size_t>, bool>> parts, merged;
+        Regex::Scratch scratch(re_);
         for (std::string_view s : in) {
             matches.clear();
-            re_.find_all(s, matches);
+            re_.find_all(s, matches, scratch);
             if (behavior_ == Behavior::Isolated) {  // the hot path: no flags needed
                 size_t prev = 0;
                 for (auto [b, e] : matches) {

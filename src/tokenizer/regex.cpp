@@ -60,8 +60,16 @@ Regex::~Regex() = default;
 Regex::Regex(Regex&&) noexcept = default;
 Regex& Regex::operator=(Regex&&) noexcept = default;
 
-void Regex::find_all(std::string_view text, std::vector<std::pair<size_t, size_t>>& out) const {
-    MatchData m(code_->code);
+Regex::Scratch::Scratch(const Regex& re)
+    : data_(pcre2_match_data_create_from_pattern(re.code_->code, nullptr),
+            [](void* p) { pcre2_match_data_free(static_cast<pcre2_match_data*>(p)); }) {
+    if (!data_) throw std::bad_alloc();
+}
+
+void Regex::find_all(std::string_view text, std::vector<std::pair<size_t, size_t>>& out, Scratch& scratch) const {
+    struct {
+        pcre2_match_data* md;
+    } m{static_cast<pcre2_match_data*>(scratch.data_.get())};
     size_t pos = 0;
     while (pos <= text.size()) {
         int rc = match(*code_, text, pos, 0, m.md);

@@ -17,8 +17,22 @@ public:
     Regex(Regex&&) noexcept;
     Regex& operator=(Regex&&) noexcept;
 
+    // Per-caller match state; reuse one across calls to avoid an allocation per call.
+    class Scratch {
+    public:
+        explicit Scratch(const Regex& re);
+
+    private:
+        friend class Regex;
+        std::unique_ptr<void, void (*)(void*)> data_;  // pcre2_match_data
+    };
+
     // All non-overlapping, non-empty matches in `text`, as [start, end) byte offsets, appended to out.
-    void find_all(std::string_view text, std::vector<std::pair<size_t, size_t>>& out) const;
+    void find_all(std::string_view text, std::vector<std::pair<size_t, size_t>>& out, Scratch& scratch) const;
+    void find_all(std::string_view text, std::vector<std::pair<size_t, size_t>>& out) const {
+        Scratch s(*this);
+        find_all(text, out, s);
+    }
     // Whether the pattern matches at exactly `pos` (anchored).
     bool matches_at(std::string_view text, size_t pos) const;
 
