@@ -366,6 +366,9 @@ TEST(ChatParse, ChatModeAndMissingEos) {
     EXPECT_EQ(m.content, "Hello");
     EXPECT_FALSE(m.reasoning_content);
     EXPECT_FALSE(m.malformed);
+    m = parse_completion("Hi" + kEos + "\n", false);  // a file's final newline after EOS is ignored
+    EXPECT_EQ(m.content, "Hi");
+    EXPECT_FALSE(m.malformed);
     m = parse_completion("R</think>C", true);
     EXPECT_EQ(m.reasoning_content, "R");
     EXPECT_EQ(m.content, "C");
@@ -481,4 +484,26 @@ TEST(ChatStream, NeverSplitsAUtf8Character) {
     const auto m = stream(split(text, 1), true);
     EXPECT_EQ(m.reasoning_content, "思考🐙");
     EXPECT_EQ(m.content, "答案 é🐙");
+}
+
+TEST(ChatParse, ToolCallIdsTakeAPrefix) {
+    const std::string text = "\n\n<｜DSML｜tool_calls>\n<｜DSML｜invoke name=\"a\">\n</｜DSML｜invoke>\n"
+                             "<｜DSML｜invoke name=\"b\">\n</｜DSML｜invoke>\n</｜DSML｜tool_calls>" + kEos;
+    auto m = parse_completion(text, false);
+    ASSERT_EQ(m.tool_calls.size(), 2u);
+    EXPECT_EQ(m.tool_calls[1].id, "call_1");
+    EXPECT_EQ(m.tool_calls[1].arguments, "{}");
+    m = parse_completion(text, false, ChatFormat::v4(), "chatcmpl-7-");
+    EXPECT_EQ(m.tool_calls[0].id, "chatcmpl-7-0");
+}
+
+TEST(ChatBadInput, InvalidJsonBody) {
+    try {
+        parse_request("{\"messages\": [");
+        ADD_FAILURE();
+    } catch (const RequestError& e) {
+        EXPECT_EQ(e.field(), "request");
+        EXPECT_TRUE(std::string(e.what()).starts_with("request: invalid JSON: ")) << e.what();
+    }
+    EXPECT_EQ(parse_request(R"({"b":1,"a":2})").begin().key(), "b");  // order kept
 }

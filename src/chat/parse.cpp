@@ -58,7 +58,7 @@ struct BlockResult {
 };
 
 // The grammar of §3.8, read back. `s` starts just after "\n\n<｜DSML｜tool_calls".
-BlockResult parse_tool_block(std::string_view s, const ChatFormat& fmt, size_t first_index) {
+BlockResult parse_tool_block(std::string_view s, const ChatFormat& fmt, std::string_view id_prefix, size_t first_index) {
     const std::string invoke_open = fmt.tag_open(fmt.invoke_name);
     std::string invoke_end = fmt.tag_close(fmt.invoke_name);  // "</｜DSML｜invoke", its '>' is read after
     invoke_end.pop_back();
@@ -96,7 +96,7 @@ BlockResult parse_tool_block(std::string_view s, const ChatFormat& fmt, size_t f
             return fail("tool-call block: bad invoke name");
         ToolCall call;
         call.name = std::string(head.substr(name_pre.size(), head.size() - name_pre.size() - name_post.size()));
-        call.id = "call_" + std::to_string(first_index + r.calls.size());
+        call.id = std::string(id_prefix) + std::to_string(first_index + r.calls.size());
         std::vector<std::string> keys;
         std::string args = "{";
         while (f.which == 0) {  // a parameter
@@ -144,8 +144,9 @@ BlockResult parse_tool_block(std::string_view s, const ChatFormat& fmt, size_t f
 
 }  // namespace
 
-StreamParser::StreamParser(bool thinking, const ChatFormat& format)
+StreamParser::StreamParser(bool thinking, const ChatFormat& format, std::string_view id_prefix)
     : fmt_(&format),
+      id_prefix_(id_prefix),
       think_close_(format.think_close),
       eos_(format.eos),
       tool_calls_start_(format.tool_calls_start()),
@@ -236,7 +237,7 @@ std::vector<StreamDelta> StreamParser::drain(bool final) {
                     close_scan_ = buf_.size() >= tool_calls_close_.size() ? buf_.size() - tool_calls_close_.size() + 1 : 0;
                     return out;
                 }
-                BlockResult r = parse_tool_block(buf_, *fmt_, n_calls_);
+                BlockResult r = parse_tool_block(buf_, *fmt_, id_prefix_, n_calls_);
                 if (r.status == BlockResult::ok) {
                     for (auto& c : r.calls) {
                         StreamDelta d;
@@ -278,19 +279,18 @@ std::vector<StreamDelta> StreamParser::drain(bool final) {
                 continue;
             }
             case State::done:
-                if (!buf_.empty()) {
-                    set_malformed("text after EOS");
-                    buf_.clear();
-                }
+                // Nothing is generated after EOS; whitespace there (a file's final newline) is ignored.
+                if (!std::all_of(buf_.begin(), buf_.end(), is_space)) set_malformed("text after EOS");
+                buf_.clear();
                 return out;
         }
     }
 }
 
-AssistantMessage parse_completion(std::string_view text, bool thinking, const ChatFormat& fmt) {
+AssistantMessage parse_completion(std::string_view text, bool thinking, const ChatFormat& fmt, std::string_view id_prefix) {
     AssistantMessage msg;
     if (thinking) msg.reasoning_content.emplace();
-    StreamParser sp(thinking, fmt);
+    StreamParser sp(thinking, fmt, id_prefix);
     auto deltas = sp.feed(text);
     auto tail = sp.finish();
     deltas.insert(deltas.end(), std::make_move_iterator(tail.begin()), std::make_move_iterator(tail.end()));

@@ -13,7 +13,7 @@
 namespace dsv4::chat {
 
 struct ToolCall {
-    std::string id;         // "call_<index>", deterministic
+    std::string id;         // id_prefix + its index in the message ("call_0", ...): deterministic
     std::string name;
     std::string arguments;  // a JSON object as text
 };
@@ -26,8 +26,10 @@ struct AssistantMessage {
     std::optional<std::string> malformed;
 };
 
-// Never throws on model output. `text` is the generated text, with or without the final EOS.
-AssistantMessage parse_completion(std::string_view text, bool thinking, const ChatFormat& format = ChatFormat::v4());
+// Never throws on model output. `text` is the generated text, with or without the final EOS. Tool-call ids are
+// id_prefix + index (a server may pass a per-response prefix to keep them unique in a conversation).
+AssistantMessage parse_completion(std::string_view text, bool thinking, const ChatFormat& format = ChatFormat::v4(),
+                                  std::string_view id_prefix = "call_");
 
 // {"role":"assistant","content":...,"reasoning_content":...,"tool_calls":[{"id","type","function":{...}}]}
 nlohmann::ordered_json to_openai_message(const AssistantMessage& msg);
@@ -53,7 +55,7 @@ nlohmann::ordered_json to_openai_delta(const StreamDelta& delta);
 // already sent stays sent); malformed() then says why.
 class StreamParser {
 public:
-    explicit StreamParser(bool thinking, const ChatFormat& format = ChatFormat::v4());
+    explicit StreamParser(bool thinking, const ChatFormat& format = ChatFormat::v4(), std::string_view id_prefix = "call_");
     std::vector<StreamDelta> feed(std::string_view text);
     std::vector<StreamDelta> finish();
     // EOS was seen: the message is complete.
@@ -67,6 +69,7 @@ private:
     void set_malformed(std::string why);
 
     const ChatFormat* fmt_;
+    std::string id_prefix_;
     std::string think_close_, eos_, tool_calls_start_, tool_calls_close_;
     State state_;
     std::string buf_;        // received, not yet sent

@@ -264,6 +264,14 @@ std::string render_tool_calls(const ChatFormat& fmt, const std::vector<Call>& ca
 
 }  // namespace
 
+json parse_request(std::string_view body) {
+    try {
+        return json::parse(body);
+    } catch (const json::parse_error& e) {
+        throw RequestError("request", std::string("invalid JSON: ") + e.what());
+    }
+}
+
 ChatOptions read_chat_options(const json& request) {
     if (!request.is_object()) throw RequestError("request", "must be a JSON object, got " + type_name(request));
     ChatOptions o;

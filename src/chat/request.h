@@ -2,6 +2,7 @@
 #pragma once
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -30,6 +31,9 @@ struct ChatOptions {
     bool thinking = true;  // default on
     ReasoningEffort effort = ReasoningEffort::normal;
 };
+
+// A request body as ordered JSON (key order matters, §3.10); invalid JSON is a RequestError on "request".
+nlohmann::ordered_json parse_request(std::string_view body);
 
 // Reads `thinking.type`, `reasoning_effort` and `chat_template_kwargs.thinking`. Thinking is on unless one
 // of them turns it off. Throws RequestError.
