@@ -20,7 +20,7 @@ trap cleanup EXIT INT TERM
 echo "model $model, $max_tokens tokens per request, prompt of $prompt_words words, $(nproc) cores"
 printf '%-6s %-9s %-12s %-18s %-14s %-14s %-12s %s\n' batch requests tokens/s stream_decode_t/s ttft_p50_ms ttft_mean_ms step_ms engine_t/s
 for b in $batches; do
-  "$bin" serve --model "$model" --tokenizer "$tokenizer" --host 127.0.0.1 --port 0 --max-batch "$b" \
+  env -u DSV4_API_KEY "$bin" serve --model "$model" --tokenizer "$tokenizer" --host 127.0.0.1 --port 0 --max-batch "$b" \
     --max-queue $((b * 4)) --threads "$threads" 2>"$tmp/log" &
   pid=$!
   port=""

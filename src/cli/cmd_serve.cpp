@@ -1,5 +1,6 @@
 // dsv4 serve: the OpenAI-compatible HTTP server (src/server).
 #include <csignal>
+#include <cstdlib>
 #include <cstdio>
 #include <filesystem>
 #include <stdexcept>
@@ -24,7 +25,9 @@ int cmd_serve(int argc, char** argv) {
     server::ServerOptions o;
     o.host = a.get_or("host", "127.0.0.1");
     o.port = int(a.get_int("port", 8000));
-    o.api_key = a.get_or("api-key", "");
+    // The key may also come from the environment (not visible in the process list).
+    const char* env_key = std::getenv("DSV4_API_KEY");
+    o.api_key = a.get_or("api-key", env_key ? env_key : "");
     o.max_batch = int(a.get_int("max-batch", 8));
     o.max_queue = int(a.get_int("max-queue", 64));
     o.max_context = a.get_int("max-context", 0);

@@ -42,8 +42,8 @@ bool same_key(const std::string& a, const std::string& b) {
 // A generation cut short (max_tokens, a stop string) is incomplete, not malformed: its message is what the
 // streaming parser made of it, as a stream would have sent it (e.g. the reasoning so far, no content),
 // rather than parse_completion()'s fallback for broken output (everything as content).
-chat::AssistantMessage assemble_cut(const std::string& text, bool thinking) {
-    chat::StreamParser sp(thinking);
+chat::AssistantMessage assemble_cut(const std::string& text, bool thinking, const std::string& call_prefix) {
+    chat::StreamParser sp(thinking, chat::ChatFormat::v4(), call_prefix);
     auto deltas = sp.feed(text);
     auto tail = sp.finish();
     deltas.insert(deltas.end(), tail.begin(), tail.end());
@@ -64,7 +64,9 @@ struct Reply {
     Reply(std::shared_ptr<RequestHandle> h, ParsedRequest req, ReplyMeta m, int64_t prompt_tokens, int keepalive_ms)
         : handle(std::move(h)), pr(std::move(req)), meta(std::move(m)), prompt_tokens(prompt_tokens),
           keepalive(keepalive_ms) {
-        if (pr.endpoint == Endpoint::chat) parser.emplace(pr.thinking);
+        // Tool-call ids unique across the responses of a conversation: "call_<this response>_<index>".
+        call_prefix = "call_" + meta.id.substr(meta.id.rfind('-') + 1) + "_";
+        if (pr.endpoint == Endpoint::chat) parser.emplace(pr.thinking, chat::ChatFormat::v4(), call_prefix);
     }
 
     CancelOnExit handle;
@@ -72,6 +74,7 @@ struct Reply {
     ReplyMeta meta;
     int64_t prompt_tokens;
     std::chrono::milliseconds keepalive;
+    std::string call_prefix;
     std::optional<chat::StreamParser> parser;  // chat streaming
     bool started = false;
     bool saw_tool_call = false;
@@ -150,7 +153,8 @@ struct Reply {
             if (end) {
                 if (chat()) {
                     const chat::AssistantMessage msg =
-                        p.finish_cut ? assemble_cut(text, pr.thinking) : chat::parse_completion(text, pr.thinking);
+                        p.finish_cut ? assemble_cut(text, pr.thinking, call_prefix)
+                                     : chat::parse_completion(text, pr.thinking, chat::ChatFormat::v4(), call_prefix);
                     if (msg.malformed)
                         std::fprintf(stderr, "dsv4 serve: %s: malformed model output (%s); returned as content\n",
                                      meta.id.c_str(), msg.malformed->c_str());

@@ -107,7 +107,15 @@ std::shared_ptr<RequestHandle> Scheduler::submit(Job job) {
     auto h = std::make_shared<RequestHandle>(std::move(job));
     {
         std::lock_guard lk(mu_);
-        if (stopping_ || queue_.size() + running_ >= size_t(opt_.max_batch) + size_t(opt_.max_queue)) {
+        const size_t capacity = size_t(opt_.max_batch) + size_t(opt_.max_queue);
+        if (queue_.size() + running_ >= capacity)  // waiting requests whose client left give their place up
+            std::erase_if(queue_, [&](const std::shared_ptr<RequestHandle>& q) {
+                if (!q->cancelled()) return false;
+                q->finish(FinishReason::cancelled);
+                metrics_.request_cancelled();
+                return true;
+            });
+        if (stopping_ || queue_.size() + running_ >= capacity) {
             metrics_.request_rejected();
             return nullptr;
         }

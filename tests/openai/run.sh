@@ -29,7 +29,7 @@ trap cleanup EXIT INT TERM
 # start NAME ARGS...: starts a server on a free port, sets PORT_<NAME>.
 start() {
   local name=$1; shift
-  "$bin" serve --model "$model" --tokenizer "$tokenizer" --host 127.0.0.1 --port 0 "$@" 2>"$tmp/$name.log" &
+  env -u DSV4_API_KEY "$bin" serve --model "$model" --tokenizer "$tokenizer" --host 127.0.0.1 --port 0 "$@" 2>"$tmp/$name.log" &
   pids+=($!)
   local port=""
   for _ in $(seq 300); do  # <= 30 s
