@@ -55,7 +55,7 @@ start overload --max-batch 1 --max-queue 0 --max-context 512 --model-id dsv4-tin
 export DSV4_BASE_URL="http://127.0.0.1:$PORT_main/v1" DSV4_API_KEY=test-key DSV4_MODEL_ID=dsv4-tiny-a
 export DSV4_OVERLOAD_URL="http://127.0.0.1:$PORT_overload/v1"
 cd "$here"
-timeout 180 node --test --test-concurrency=1 "${tests[@]}"
+timeout 200 node --test --test-concurrency=1 "${tests[@]}"
 rc=$?
 if [[ $rc -ne 0 ]]; then echo "--- server log (main)"; tail -50 "$tmp/main.log"; fi
 exit $rc
