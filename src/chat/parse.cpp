@@ -3,8 +3,8 @@
 #include "chat/parse.h"
 
 #include <algorithm>
-#include <array>
 #include <initializer_list>
+#include <vector>
 
 #include "chat/pyjson.h"
 
@@ -186,13 +186,12 @@ std::vector<StreamDelta> StreamParser::drain(bool final) {
                 const DeltaKind kind = state_ == State::reasoning ? DeltaKind::reasoning : DeltaKind::content;
                 // §4: reasoning runs to </think>; content to EOS or the tool-call block; raw (after a grammar
                 // error) to EOS.
+                std::vector<std::string_view> stops;
+                if (state_ == State::reasoning) stops = {think_close_, tool_calls_start_, eos_};
+                else if (state_ == State::content) stops = {eos_, tool_calls_start_};
+                else stops = {eos_};
                 Found f;
-                std::array<std::string_view, 3> stops{};
-                size_t nstops = 0;
-                if (state_ == State::reasoning) stops = {think_close_, tool_calls_start_, eos_}, nstops = 3;
-                else if (state_ == State::content) stops = {eos_, tool_calls_start_, {}}, nstops = 2;
-                else stops = {eos_, {}, {}}, nstops = 1;
-                for (size_t i = 0; i < nstops; ++i) {
+                for (size_t i = 0; i < stops.size(); ++i) {
                     const size_t p = buf_.find(stops[i]);
                     if (p != std::string::npos && (!f.found || p < f.start)) f = {true, i, p, p + stops[i].size()};
                 }
@@ -223,7 +222,7 @@ std::vector<StreamDelta> StreamParser::drain(bool final) {
                     return out;
                 }
                 size_t hold = 0;
-                for (size_t i = 0; i < nstops; ++i) hold = std::max(hold, partial_suffix(buf_, stops[i]));
+                for (auto stop : stops) hold = std::max(hold, partial_suffix(buf_, stop));
                 const size_t n = utf8_boundary(buf_, buf_.size() - hold);
                 emit_text(out, kind, std::string_view(buf_).substr(0, n));
                 buf_.erase(0, n);

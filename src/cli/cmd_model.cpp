@@ -107,6 +107,8 @@ int cmd_generate(int argc, char** argv) {
     a.flag("print-ids");  // ids are what generate prints (text output needs a tokenizer)
     int threads = int(a.get_int("threads", 0));
     Numerics numerics = parse_numerics(a.get_or("numerics", "fp32"));
+    const int64_t prefill_chunk = a.get_int("prefill-chunk", 2048);
+    if (prefill_chunk <= 0) throw std::invalid_argument("--prefill-chunk must be positive");
     reject_unused(a, "generate");
 
     auto model = Model::load(model_dir, threads, numerics);
@@ -118,7 +120,11 @@ int cmd_generate(int argc, char** argv) {
     ForwardOptions last_only;
     last_only.all_logits = false;
     if (max_new == 0) return 0;
-    model->forward(st, prompt, logits, last_only);
+    // The prompt goes through the cache in chunks, so activations stay bounded for long prompts.
+    for (size_t off = 0; off < prompt.size(); off += size_t(prefill_chunk)) {
+        size_t n = std::min(prompt.size() - off, size_t(prefill_chunk));
+        model->forward(st, std::span<const int32_t>(prompt.data() + off, n), logits, last_only);
+    }
     for (int64_t i = 0; i < max_new; ++i) {
         int32_t next = sampler.sample(logits);
         std::printf(i ? " %d" : "%d", next);

@@ -1,5 +1,7 @@
 #include "io/checkpoint.h"
 
+#include "io/json_file.h"
+
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -37,15 +39,7 @@ std::unique_ptr<Checkpoint> Checkpoint::open(const std::string& dir) {
     std::map<std::string, std::string> weight_map;  // tensor -> shard, from the index
     auto index = fs::path(dir) / "model.safetensors.index.json";
     if (fs::exists(index)) {
-        std::ifstream f(index);
-        std::stringstream ss;
-        ss << f.rdbuf();
-        json j;
-        try {
-            j = json::parse(ss.str());
-        } catch (const json::exception& e) {
-            throw std::runtime_error(index.string() + ": not valid JSON: " + e.what());
-        }
+        json j = read_json_file(index.string());
         if (!j.is_object() || !j.contains("weight_map") || !j["weight_map"].is_object())
             throw std::runtime_error(index.string() + ": field 'weight_map': missing or not an object");
         std::set<std::string> seen;

@@ -1,5 +1,7 @@
 #include "io/config.h"
 
+#include "io/json_file.h"
+
 #include <cmath>
 #include <fstream>
 #include <map>
@@ -362,17 +364,7 @@ static ModelConfig parse_config(const json& j, const std::string& src) {
 }
 
 ModelConfig ModelConfig::from_file(const std::string& path) {
-    std::ifstream f(path);
-    if (!f) throw std::runtime_error(path + ": cannot open (is this a checkpoint directory with a config.json?)");
-    std::stringstream ss;
-    ss << f.rdbuf();
-    json j;
-    try {
-        j = json::parse(ss.str());
-    } catch (const json::exception& e) {
-        throw std::runtime_error(path + ": not valid JSON: " + e.what());
-    }
-    return from_json(j, path);
+    return from_json(read_json_file(path, "is this a checkpoint directory with a config.json?"), path);
 }
 
 }  // namespace dsv4
