@@ -32,11 +32,12 @@ int64_t unix_now() {
     return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-// Constant-time comparison of the presented key with the configured one.
-bool same_key(const std::string& a, const std::string& b) {
-    unsigned char diff = a.size() == b.size() ? 0 : 1;
-    for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i % (b.empty() ? 1 : b.size())]);
-    return diff == 0 && !b.empty();
+// Comparison of the presented key with the configured one in time independent of where they differ.
+bool same_key(const std::string& given, const std::string& key) {
+    if (given.size() != key.size() || key.empty()) return false;
+    unsigned char diff = 0;
+    for (size_t i = 0; i < key.size(); ++i) diff |= static_cast<unsigned char>(given[i] ^ key[i]);
+    return diff == 0;
 }
 
 // A generation cut short (max_tokens, a stop string) is incomplete, not malformed: its message is what the

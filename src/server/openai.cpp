@@ -1,9 +1,7 @@
 #include "server/openai.h"
 
 #include <cmath>
-#include <functional>
 #include <limits>
-#include <map>
 
 #include "chat/request.h"
 

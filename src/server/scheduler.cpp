@@ -12,17 +12,6 @@ namespace dsv4::server {
 
 using Clock = std::chrono::steady_clock;
 
-const char* finish_reason_name(FinishReason r) {
-    switch (r) {
-        case FinishReason::none: return "none";
-        case FinishReason::stop: return "stop";
-        case FinishReason::length: return "length";
-        case FinishReason::cancelled: return "cancelled";
-        case FinishReason::error: return "error";
-    }
-    return "?";
-}
-
 // ---- RequestHandle ----
 
 Progress RequestHandle::take(std::chrono::milliseconds timeout) {

@@ -25,7 +25,6 @@ namespace dsv4::server {
 class Metrics;
 
 enum class FinishReason { none, stop, length, cancelled, error };
-const char* finish_reason_name(FinishReason r);
 
 struct Job {
     std::vector<int32_t> prompt;  // non-empty, ids < vocab
