@@ -18,6 +18,9 @@ int cmd_info(int argc, char** argv);
 // tokenizer (cmd_tokenize.cpp)
 int cmd_tokenize(int argc, char** argv);
 int cmd_detokenize(int argc, char** argv);
+// text in / text out with a model directory's tokenizer.json (cmd_run.cpp)
+int cmd_run(int argc, char** argv);
+int cmd_perplexity(int argc, char** argv);
 // chat format (cmd_chat.cpp)
 int cmd_chat_template(int argc, char** argv);
 int cmd_chat_parse(int argc, char** argv);

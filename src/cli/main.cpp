@@ -9,6 +9,8 @@
 using namespace dsv4::cli;
 
 static const Command kCommands[] = {
+    {"run", "continue a text prompt (default model: models/dsv4-mini)", cmd_run},
+    {"perplexity", "perplexity of a text file, in windows of the training context", cmd_perplexity},
     {"logits", "run the forward pass over token ids, write logits (safetensors)", cmd_logits},
     {"generate", "generate token ids from a prompt of token ids", cmd_generate},
     {"info", "describe a checkpoint: config, parameters, bytes, memory", cmd_info},
