@@ -5,6 +5,7 @@
 #include <httplib.h>
 
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <csignal>
 #include <future>
@@ -436,6 +437,41 @@ TEST(Server, OverloadAndDisconnect) {
     EXPECT_TRUE(freed);
     post(s, "/v1/completions", json{{"prompt", "b"}, {"max_tokens", 2}}, &st);
     EXPECT_EQ(st, 200);
+}
+
+}  // namespace
+
+namespace {
+
+// The trained default model (models/dsv4-mini, with its own tokenizer.json) behind the server answers in text.
+TEST(ServerMini, TrainedModelAnswersInText) {
+    const std::string dir = std::string(DSV4_TEST_DATA) + "/../../models/dsv4-mini";
+    auto model = dsv4::Model::load(dir, 2);
+    auto tok = dsv4::Tokenizer::from_file(dir + "/tokenizer.json");
+    dsv4::server::ServerOptions o;
+    o.host = "127.0.0.1";
+    o.port = 0;
+    o.model_id = "dsv4-mini";
+    dsv4::server::HttpServer srv(*model, tok, o);
+    const int port = srv.bind();
+    std::thread t([&] { srv.listen(); });
+    httplib::Client c("127.0.0.1", port);
+    c.set_read_timeout(60, 0);
+    for (int i = 0; i < 500; ++i) {
+        auto r = c.Get("/health");
+        if (r && r->status == 200) break;
+        std::this_thread::sleep_for(10ms);
+    }
+    auto r = c.Post("/v1/completions", json{{"prompt", "Once upon a time"}, {"max_tokens", 16}, {"temperature", 0}}.dump(),
+                    "application/json");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    const std::string text = json::parse(r->body)["choices"][0]["text"];
+    size_t letters = 0;
+    for (char ch : text) letters += std::isalpha(static_cast<unsigned char>(ch)) ? 1 : 0;
+    EXPECT_GT(letters, text.size() / 2) << text;
+    srv.stop();
+    t.join();
 }
 
 }  // namespace
