@@ -28,5 +28,7 @@ int cmd_perplexity(int argc, char** argv);
 // chat format (cmd_chat.cpp)
 int cmd_chat_template(int argc, char** argv);
 int cmd_chat_parse(int argc, char** argv);
+// HTTP server (cmd_serve.cpp)
+int cmd_serve(int argc, char** argv);
 
 }  // namespace dsv4::cli

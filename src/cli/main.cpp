@@ -21,6 +21,7 @@ static const Command kCommands[] = {
     {"detokenize", "token ids -> text with a tokenizer.json", cmd_detokenize},
     {"chat-template", "render an OpenAI chat request to the DeepSeek-V4 prompt", cmd_chat_template},
     {"chat-parse", "parse a model completion into an OpenAI assistant message", cmd_chat_parse},
+    {"serve", "OpenAI-compatible HTTP server with continuous batching", cmd_serve},
 };
 
 static void usage(FILE* f) {
