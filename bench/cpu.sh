@@ -3,16 +3,16 @@
 # BF16, FP8 and FP4-experts, measures this machine's streaming-read bandwidth and FMA peak, then
 # prints one table: decode tok/s at batch 1 with the weight bytes each token reads and the
 # fraction of bandwidth achieved, and prefill tok/s for a 512 and a 2048-token prompt with the
-# matmul GFLOP/s against the FMA peak.
+# matmul GFLOP/s against the FMA peak; each model in both numerics modes (fp32, official).
 #
 #   bash bench/cpu.sh [--keep DIR] [--threads N] [--gen N] [--build DIR] [--models "bf16 fp8 fp4-experts"]
-#                     [--prompts "512 2048"]
+#                     [--prompts "512 2048"] [--numerics "fp32 official"]
 #
 # --keep DIR: write the models and prompts to DIR and reuse them on the next run (otherwise a
 # temporary directory, removed at exit). Needs ~13 GB of disk while running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-keep="" threads=$(nproc) gen=32 build=build-bench models="bf16 fp8 fp4-experts" prompts="512 2048"
+keep="" threads=$(nproc) gen=32 build=build-bench models="bf16 fp8 fp4-experts" prompts="512 2048" numerics="fp32 official"
 while [ $# -gt 0 ]; do
   case "$1" in
     --keep) keep=$2; shift 2 ;;
@@ -21,6 +21,7 @@ while [ $# -gt 0 ]; do
     --build) build=$2; shift 2 ;;
     --models) models=$2; shift 2 ;;
     --prompts) prompts=$2; shift 2 ;;
+    --numerics) numerics=$2; shift 2 ;;
     -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "bench/cpu.sh: unknown option $1" >&2; exit 2 ;;
   esac
@@ -69,13 +70,14 @@ isa=$(echo "$m" | sed -n 's/^kernels *//p')
 
 rows=()
 for f in $models; do
-  echo "== $f" >&2
+ for num in $numerics; do
+  echo "== $f ($num numerics)" >&2
   size=$(du -sb "$work/$f" | cut -f1)
-  row="| $f | $(awk -v s="$size" 'BEGIN { printf "%.2f", s / 1e9 }')"
+  row="| $f | $num | $(awk -v s="$size" 'BEGIN { printf "%.2f", s / 1e9 }')"
   first=1
   for n in $prompts; do
     if [ $first = 1 ]; then g=$gen; else g=0; fi
-    r=$("$dsv4" bench --model "$work/$f" --tokens "$work/prompt-$n.txt" --gen "$g" --threads "$threads" 2>/dev/null)
+    r=$("$dsv4" bench --model "$work/$f" --numerics "$num" --tokens "$work/prompt-$n.txt" --gen "$g" --threads "$threads" 2>/dev/null)
     echo "$r" | grep -v '^RESULT' >&2
     if [ $first = 1 ]; then
       row+=$(awk -v bw="$bw" -v dt="$(echo "$r" | field decode_tps)" -v mb="$(echo "$r" | field decode_mb)" \
@@ -88,6 +90,7 @@ for f in $models; do
     first=0
   done
   rows+=("$row |")
+ done
 done
 
 echo
@@ -95,8 +98,8 @@ echo "dsv4 CPU benchmark: dsv4-cpu2g, $threads threads, kernels $isa, $(date -u 
 echo "machine: streaming read $bw GB/s, fp32 FMA peak $peak GFLOP/s (measured now, all threads)"
 echo "(cpu = CPU time the run got / (wall time x threads): below 100% the machine was shared)"
 echo
-hdr="| model | GB on disk | decode tok/s | MB read/token | GB/s | of bandwidth | decode cpu"
-sep="|---|---:|---:|---:|---:|---:|---:"
+hdr="| model | numerics | GB on disk | decode tok/s | MB read/token | GB/s | of bandwidth | decode cpu"
+sep="|---|---|---:|---:|---:|---:|---:|---:"
 for n in $prompts; do hdr+=" | prefill $n"; sep+="|---"; done
 echo "$hdr |"
 echo "$sep|"

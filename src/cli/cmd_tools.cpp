@@ -151,6 +151,7 @@ int cmd_bench(int argc, char** argv) {
     const int64_t gen_n = a.get_int("gen", 32);
     const int threads = int(a.get_int("threads", 0));
     const uint64_t seed = uint64_t(a.get_int("seed", 1));
+    const Numerics numerics = parse_numerics(a.get_or("numerics", "fp32"));
     reject_unused(a, "bench");
     if (!machine && !dir) throw std::invalid_argument("missing required option --model (or --machine)");
     if (prompt_n < 1 || gen_n < 0) throw std::invalid_argument("--prompt must be >= 1 and --gen >= 0");
@@ -163,7 +164,8 @@ int cmd_bench(int argc, char** argv) {
         std::printf("RESULT machine threads=%d bandwidth_gbs=%.2f peak_gflops=%.1f\n", pool.size(), bw, peak);
         if (!dir) return 0;
     }
-    auto model = Model::load(*dir, threads);
+    auto model = Model::load(*dir, threads, numerics);
+    std::printf("numerics        %s\n", numerics_name(numerics));
     const auto tc = token_cost(*model);
     const int64_t V = model->config().vocab_size;
     std::mt19937_64 rng(seed);
@@ -212,9 +214,9 @@ int cmd_bench(int argc, char** argv) {
                     (long long)gen_n, s, decode_tps, tc.decode_bytes / 1e6, tc.decode_bytes * decode_tps / 1e9,
                     100 * decode_cpu, nthreads);
     }
-    std::printf("RESULT model prompt=%lld prefill_tps=%.2f prefill_gflops=%.2f decode_tps=%.2f decode_mb=%.1f "
+    std::printf("RESULT model numerics=%s prompt=%lld prefill_tps=%.2f prefill_gflops=%.2f decode_tps=%.2f decode_mb=%.1f "
                 "decode_gbs=%.2f prefill_cpu=%.2f decode_cpu=%.2f\n",
-                (long long)prompt_n, prefill_tps, prefill_gflops, decode_tps, tc.decode_bytes / 1e6,
+                numerics_name(numerics), (long long)prompt_n, prefill_tps, prefill_gflops, decode_tps, tc.decode_bytes / 1e6,
                 tc.decode_bytes * decode_tps / 1e9, prefill_cpu, decode_cpu);
     return 0;
 }
