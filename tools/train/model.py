@@ -1,4 +1,4 @@
-"""A plain-torch DeepSeek-V4 model, written from /work/shared/docs/dsv4-model.md (cited as "md").
+"""A plain-torch DeepSeek-V4 model, written from docs/dsv4-model.md (cited as "md").
 
 Full-sequence forward only (positions 0..T-1), batched [B, T]. Every component of the engine's
 graph is here: mHC with n streams and Sinkhorn, shared-KV MQA with sinks and partial RoPE (YaRN on
