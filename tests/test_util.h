@@ -1,5 +1,7 @@
 // Helpers shared by the tests: fixture paths, reading reference tensors, running the CLI.
 #pragma once
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstring>
 #include <stdexcept>
@@ -64,8 +66,9 @@ inline RunResult run_dsv4(const std::string& args) {
     return {WIFEXITED(st) ? WEXITSTATUS(st) : 128, out};
 }
 
+// A fresh directory for one test process (ctest -j runs test processes concurrently).
 inline std::string temp_dir(const std::string& name) {
-    std::string d = std::string(DSV4_BUILD_DIR) + "/test-tmp/" + name;
+    std::string d = std::string(DSV4_BUILD_DIR) + "/test-tmp/" + name + "-" + std::to_string(::getpid());
     std::string cmd = "rm -rf '" + d + "' && mkdir -p '" + d + "'";
     if (std::system(cmd.c_str()) != 0) throw std::runtime_error("cannot make " + d);
     return d;

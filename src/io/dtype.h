@@ -72,4 +72,9 @@ inline float e2m1_to_f32(uint8_t code) {
     return (code & 8) ? -v : v;
 }
 
+// The encoders, round-to-nearest-even: E4M3 ("fn") byte nearest to v, saturating at +-448 (NaN
+// stays NaN); E2M1 code nearest to v (ties to the even mantissa), saturating at +-6.
+uint8_t f32_to_e4m3(float v);
+uint8_t f32_to_e2m1(float v);
+
 }  // namespace dsv4

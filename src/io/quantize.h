@@ -23,10 +23,6 @@ enum class QuantFormat {
 QuantFormat parse_quant_format(const std::string& s);  // f32 | bf16 | fp8 | fp4-experts
 const char* quant_format_name(QuantFormat f);
 
-// E4M3 ("fn") byte nearest to v (ties to even), saturating at +-448. NaN stays NaN.
-uint8_t f32_to_e4m3(float v);
-// E2M1 code nearest to v (ties to even mantissa), saturating at +-6.
-uint8_t f32_to_e2m1(float v);
 // The exponent k of the smallest power of two with amax / 2^k <= qmax, for qmax = 448 or 6,
 // computed exactly from the bits of amax (no division); clamped to E8M0's range [-127, 127].
 int pow2_scale_exponent(float amax, float qmax);

@@ -1,5 +1,7 @@
 #include "kernels/cpu/rounding.h"
 
+#include "io/dtype.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -17,32 +19,9 @@ float bf16(float x) {
     return r;
 }
 
-// RNE of x onto a grid of spacing `step` (a power of two, so the division is exact).
-static float round_to_step(float x, float step) { return std::nearbyint(x / step) * step; }
-
-float e4m3(float x) {
-    if (std::isnan(x)) return x;
-    float a = std::fabs(x);
-    if (a >= 448.0f) return std::copysign(448.0f, x);
-    float r;
-    if (a < 0.015625f) {  // below 2^-6: subnormals, spacing 2^-9
-        r = round_to_step(a, 0.001953125f);
-    } else {
-        int e;
-        std::frexp(a, &e);                        // a = f * 2^e, f in [0.5, 1): binade 2^(e-1)
-        r = round_to_step(a, std::ldexp(1.0f, e - 4));  // 3 mantissa bits
-    }
-    return std::copysign(std::min(r, 448.0f), x);
-}
-
-float e2m1(float x) {
-    if (std::isnan(x)) return x;
-    float a = std::fabs(x), r;
-    if (a < 2.0f) r = round_to_step(a, 0.5f);       // 0, 0.5 (subnormal), 1, 1.5
-    else if (a < 4.0f) r = round_to_step(a, 1.0f);  // 2, 3
-    else r = round_to_step(a, 2.0f);                // 4, 6
-    return std::copysign(std::min(r, 6.0f), x);
-}
+// Rounding onto a format = decoding its nearest code (io/dtype: the same encoders `dsv4 quantize` uses).
+float e4m3(float x) { return std::isnan(x) ? x : e4m3_to_f32(f32_to_e4m3(x)); }
+float e2m1(float x) { return std::isnan(x) ? x : e2m1_to_f32(f32_to_e2m1(x)); }
 
 float pow2_scale(float a, float M) {
     float t = a * (1.0f / M);
