@@ -77,6 +77,14 @@ public:
         return true;
     }
     const std::vector<std::string>& positional() const { return positional_; }
+    // Throws on an option the command `cmd` never looked at (a typo must not be ignored), and on a
+    // positional argument unless the command takes them.
+    void reject_unused(const char* cmd, bool positional_ok = false) const {
+        auto u = unused();
+        if (!u.empty()) throw std::invalid_argument("unknown option " + u.front() + " for " + cmd);
+        if (!positional_ok && !positional_.empty())
+            throw std::invalid_argument("unexpected argument '" + positional_.front() + "' for " + cmd);
+    }
     // Options given on the command line that the command never looked at.
     std::vector<std::string> unused() const {
         std::vector<std::string> out;

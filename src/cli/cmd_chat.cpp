@@ -32,10 +32,6 @@ nlohmann::ordered_json read_request(const std::string& path) {
     }
 }
 
-void reject_unused(const Args& a) {
-    for (const auto& u : a.unused()) throw std::invalid_argument("unknown option " + u);
-}
-
 std::string dump(const nlohmann::ordered_json& j) {
     return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
@@ -48,7 +44,7 @@ int cmd_chat_template(int argc, char** argv) {
     const std::string req_path = a.require("request");
     const bool ids = a.flag("ids");
     const auto tokenizer = a.get("tokenizer");
-    reject_unused(a);
+    a.reject_unused("chat-template", /*positional_ok=*/true);
     if (tokenizer && !ids) throw std::invalid_argument("--tokenizer is only used with --ids");
     const auto rendered = chat::render_prompt(read_request(req_path));
     if (ids) {
@@ -69,7 +65,7 @@ int cmd_chat_parse(int argc, char** argv) {
     const std::string req_path = a.require("request");
     const std::string completion_path = a.require("completion");
     const bool stream = a.flag("stream");
-    reject_unused(a);
+    a.reject_unused("chat-parse", /*positional_ok=*/true);
     const auto options = chat::read_chat_options(read_request(req_path));
     const std::string completion = read_file(completion_path);
     if (stream) {  // one delta object per line, the completion fed one byte at a time

@@ -14,12 +14,6 @@ namespace dsv4::cli {
 
 namespace {
 
-void reject_unused(const Args& a, const char* cmd) {
-    auto u = a.unused();
-    if (!u.empty()) throw std::invalid_argument(std::string("unknown option ") + u[0] + " for " + cmd);
-    if (!a.positional().empty()) throw std::invalid_argument("unexpected argument '" + a.positional()[0] + "'");
-}
-
 std::string human_bytes(double b) {
     const char* units[] = {"B", "KB", "MB", "GB", "TB"};
     int u = 0;
@@ -59,7 +53,7 @@ int cmd_logits(int argc, char** argv) {
     auto chunks_s = a.get("chunks");
     int threads = int(a.get_int("threads", 0));
     Numerics numerics = parse_numerics(a.get_or("numerics", "fp32"));
-    reject_unused(a, "logits");
+    a.reject_unused("logits");
     std::vector<int64_t> chunks = {int64_t(tokens.size())};
     if (chunks_s) {
         chunks = parse_int_list(*chunks_s, "--chunks");
@@ -109,7 +103,7 @@ int cmd_generate(int argc, char** argv) {
     Numerics numerics = parse_numerics(a.get_or("numerics", "fp32"));
     const int64_t prefill_chunk = a.get_int("prefill-chunk", 2048);
     if (prefill_chunk <= 0) throw std::invalid_argument("--prefill-chunk must be positive");
-    reject_unused(a, "generate");
+    a.reject_unused("generate");
 
     auto model = Model::load(model_dir, threads, numerics);
     note_unused(*model);
@@ -142,7 +136,7 @@ int cmd_info(int argc, char** argv) {
     auto model_dir = a.require("model");
     int64_t ctx = a.get_int("context", 0);
     Numerics numerics = parse_numerics(a.get_or("numerics", "fp32"));
-    reject_unused(a, "info");
+    a.reject_unused("info");
     auto model = Model::load(model_dir, 1, numerics);
     const auto& c = model->config();
     const auto& w = model->weights();

@@ -23,11 +23,6 @@ namespace dsv4::cli {
 
 namespace {
 
-void reject_unused_options(const Args& a, const char* cmd) {
-    auto u = a.unused();
-    if (!u.empty()) throw std::invalid_argument(std::string("unknown option ") + u.front() + " for '" + cmd + "'");
-}
-
 // --model, else models/dsv4-mini under the working directory, else the one in the source tree
 // this binary was built from.
 std::string model_dir_of(const Args& a) {
@@ -73,7 +68,7 @@ int cmd_perplexity(int argc, char** argv) {
     const std::string text_path = a.require("text");
     const int64_t window = a.get_int("window", 256);
     const int threads = int(a.get_int("threads", 0));
-    reject_unused_options(a, "perplexity");
+    a.reject_unused("perplexity", /*positional_ok=*/true);
     if (window < 1) throw std::invalid_argument("--window must be >= 1");
 
     auto tok = tokenizer_of(dir);
@@ -106,7 +101,7 @@ int cmd_run(int argc, char** argv) {
     sp.top_p = a.get_double("top-p", 0.9);
     sp.seed = uint64_t(a.get_int("seed", 0));
     const int threads = int(a.get_int("threads", 0));
-    reject_unused_options(a, "run");
+    a.reject_unused("run", /*positional_ok=*/true);
     const auto& pos = a.positional();
     if (pos.size() != 1) throw std::invalid_argument("usage: dsv4 run [options] \"prompt\"");
     const std::string& prompt = pos.front();

@@ -48,13 +48,6 @@ void write_json(const std::string& path, const json& j) {
     if (!f) throw std::runtime_error(path + ": write error");
 }
 
-void reject_unused(const Args& args, const char* cmd) {
-    auto unused = args.unused();
-    if (!unused.empty()) throw std::invalid_argument(std::string("unknown option ") + unused[0] + " for " + cmd);
-    if (!args.positional().empty())
-        throw std::invalid_argument(std::string("unexpected argument '") + args.positional()[0] + "' for " + cmd);
-}
-
 // Ids of one JSON array, checked against the vocabulary. `where` names it in errors.
 std::vector<int32_t> parse_ids(const json& a, const Tokenizer& tok, const std::string& where) {
     if (!a.is_array()) throw std::runtime_error(where + ": expected an array of token ids");
@@ -90,7 +83,7 @@ int cmd_tokenize(int argc, char** argv) {
     auto text = args.get("text");
     auto input = args.get("input");
     auto out = args.get("out");
-    reject_unused(args, "tokenize");
+    args.reject_unused("tokenize");
     if (text && (input || out)) throw std::invalid_argument("give either --text or --input/--out, not both");
     if (!text && (!input || !out)) throw std::invalid_argument("missing --input IN.json and --out OUT.json (or --text)");
 
@@ -118,7 +111,7 @@ int cmd_detokenize(int argc, char** argv) {
     auto text = args.get("text");
     auto input = args.get("input");
     auto out = args.get("out");
-    reject_unused(args, "detokenize");
+    args.reject_unused("detokenize");
     if (text && (input || out)) throw std::invalid_argument("give either --text or --input/--out, not both");
     if (!text && (!input || !out)) throw std::invalid_argument("missing --input IDS.json and --out TEXTS.json (or --text)");
 

@@ -9,6 +9,7 @@
 #include <sys/resource.h>
 
 #include "cli/commands.h"
+#include "io/json_file.h"
 #include "io/quantize.h"
 #include "io/random_init.h"
 #include "io/token_file.h"
@@ -19,22 +20,6 @@
 namespace dsv4::cli {
 
 namespace {
-
-void reject_unused(const Args& a, const char* cmd) {
-    auto u = a.unused();
-    if (!u.empty()) throw std::invalid_argument(std::string("unknown option ") + u[0] + " for " + cmd);
-    if (!a.positional().empty()) throw std::invalid_argument("unexpected argument '" + a.positional()[0] + "'");
-}
-
-nlohmann::json read_json(const std::string& path) {
-    std::ifstream f(path);
-    if (!f) throw std::runtime_error(path + ": cannot open");
-    try {
-        return nlohmann::json::parse(f);
-    } catch (const std::exception& e) {
-        throw std::runtime_error(path + ": not valid JSON: " + e.what());
-    }
-}
 
 int64_t shard_bytes_arg(const Args& a) {
     const int64_t mb = a.get_int("shard-mb", 2000);
@@ -52,12 +37,12 @@ int cmd_quantize(int argc, char** argv) {
     const int threads = int(a.get_int("threads", 0));
     const int64_t shard = shard_bytes_arg(a);
     const bool quiet = a.flag("quiet");
-    reject_unused(a, "quantize");
+    a.reject_unused("quantize");
     if (std::filesystem::exists(out) && std::filesystem::equivalent(in, out))
         throw std::invalid_argument("--out must differ from --model");
     auto ck = Checkpoint::open(in);
     ThreadPool pool(threads);
-    write_checkpoint(out, read_json(in + "/config.json"), checkpoint_sources(*ck), fmt, pool, shard, !quiet);
+    write_checkpoint(out, read_json_file(in + "/config.json"), checkpoint_sources(*ck), fmt, pool, shard, !quiet);
     // Other files of the checkpoint (generation config, tokenizer) come along unchanged.
     for (auto& e : std::filesystem::directory_iterator(in)) {
         const auto name = e.path().filename().string();
@@ -78,8 +63,8 @@ int cmd_random_init(int argc, char** argv) {
     const int threads = int(a.get_int("threads", 0));
     const int64_t shard = shard_bytes_arg(a);
     const bool quiet = a.flag("quiet");
-    reject_unused(a, "random-init");
-    auto j = read_json(cfg_path);
+    a.reject_unused("random-init");
+    auto j = read_json_file(cfg_path);
     auto cfg = ModelConfig::from_json(j, cfg_path);
     ThreadPool pool(threads);
     write_checkpoint(out, j, random_sources(cfg, seed), fmt, pool, shard, !quiet);
@@ -152,7 +137,7 @@ int cmd_bench(int argc, char** argv) {
     const int threads = int(a.get_int("threads", 0));
     const uint64_t seed = uint64_t(a.get_int("seed", 1));
     const Numerics numerics = parse_numerics(a.get_or("numerics", "fp32"));
-    reject_unused(a, "bench");
+    a.reject_unused("bench");
     if (!machine && !dir) throw std::invalid_argument("missing required option --model (or --machine)");
     if (prompt_n < 1 || gen_n < 0) throw std::invalid_argument("--prompt must be >= 1 and --gen >= 0");
     std::printf("kernels         %s\n", isa_name(best_isa()));
