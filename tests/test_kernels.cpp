@@ -8,81 +8,10 @@
 #include <vector>
 
 #include "kernels/cpu/matmul.h"
+#include "kernels/cpu/random_linear.h"
 
 using namespace dsv4;
 
-namespace {
-
-struct OwnedLinear {
-    std::vector<uint8_t> data, scale;
-    Linear L;
-};
-
-// Random weights in `f`; FP8 bytes avoid the NaN codes, scales are powers of two near 1.
-OwnedLinear make_linear(Linear::Format f, int64_t out, int64_t in, std::mt19937& g, bool f32_scale = false) {
-    OwnedLinear o;
-    Linear& L = o.L;
-    L.name = "test";
-    L.format = f;
-    L.out = out;
-    L.in = in;
-    std::uniform_int_distribution<int> byte(0, 255);
-    std::normal_distribution<float> nd(0.0f, 1.0f);
-    switch (f) {
-        case Linear::Format::F32: L.row_bytes = 4 * in; break;
-        case Linear::Format::BF16:
-        case Linear::Format::F16: L.row_bytes = 2 * in; break;
-        case Linear::Format::FP8: L.row_bytes = in; L.block_out = 128; L.block_in = 128; break;
-        case Linear::Format::FP4: L.row_bytes = in / 2; L.block_out = 1; L.block_in = 32; break;
-    }
-    o.data.resize(size_t(L.row_bytes * out));
-    for (int64_t i = 0; i < out * in; ++i) {
-        float v = nd(g);
-        switch (f) {
-            case Linear::Format::F32: std::memcpy(o.data.data() + 4 * i, &v, 4); break;
-            case Linear::Format::BF16: {
-                uint32_t u;
-                std::memcpy(&u, &v, 4);
-                uint16_t h = uint16_t(u >> 16);
-                std::memcpy(o.data.data() + 2 * i, &h, 2);
-                break;
-            }
-            case Linear::Format::F16: {  // random normal-range halves, some subnormals
-                uint16_t h = uint16_t(byte(g) | (byte(g) << 8));
-                if (((h >> 10) & 0x1f) == 31) h &= 0xbfff;
-                std::memcpy(o.data.data() + 2 * i, &h, 2);
-                break;
-            }
-            default: break;
-        }
-    }
-    if (f == Linear::Format::FP8 || f == Linear::Format::FP4) {
-        for (auto& b : o.data) {
-            b = uint8_t(byte(g));
-            if (f == Linear::Format::FP8 && (b & 0x7f) == 0x7f) b ^= 1;
-        }
-        L.scale_cols = (in + L.block_in - 1) / L.block_in;
-        const int64_t srows = (out + L.block_out - 1) / L.block_out;
-        std::uniform_int_distribution<int> e(120, 132);
-        if (f32_scale) {
-            L.scale_dtype = DType::F32;
-            o.scale.resize(size_t(srows * L.scale_cols * 4));
-            for (int64_t i = 0; i < srows * L.scale_cols; ++i) {
-                float s = std::ldexp(1.0f + 0.37f * float(i % 5), e(g) - 127);
-                std::memcpy(o.scale.data() + 4 * i, &s, 4);
-            }
-        } else {
-            L.scale_dtype = DType::F8_E8M0;
-            o.scale.resize(size_t(srows * L.scale_cols));
-            for (auto& s : o.scale) s = uint8_t(e(g));
-        }
-        L.scale = o.scale.data();
-    }
-    L.data = o.data.data();
-    return o;
-}
-
-}  // namespace
 
 TEST(Kernels, EverySimdPathMatchesScalarOnRandomShapes) {
     std::mt19937 g(11);
@@ -101,11 +30,11 @@ TEST(Kernels, EverySimdPathMatchesScalarOnRandomShapes) {
     if (isas.empty()) GTEST_SKIP() << "no SIMD path on this CPU";
     std::normal_distribution<float> nd(0.0f, 1.0f);
     for (const auto& c : cases) {
-        auto W = make_linear(c.f, c.out, c.in, g, c.f32_scale);
+        auto W = random_linear(c.f, c.out, c.in, g(), c.f32_scale);
         // dense copy for the error bound sum |w| |x|
         std::vector<float> dense(size_t(c.out * c.in));
         for (int64_t o = 0; o < c.out; ++o) dequant_row(W.L, o, dense.data() + o * c.in);
-        for (int64_t T : {1, 2, 5, 9}) {
+        for (int64_t T : {1, 2, 5, 9, 17, 40, 67}) {
             const int64_t ldx = c.in + 3;
             std::vector<float> x(size_t(T * ldx));
             for (auto& v : x) v = nd(g);
@@ -139,7 +68,7 @@ TEST(Kernels, EverySimdPathMatchesScalarOnRandomShapes) {
 TEST(Kernels, SerialMatchesPooled) {
     std::mt19937 g(5);
     ThreadPool pool(2);
-    auto W = make_linear(Linear::Format::FP4, 96, 256, g);
+    auto W = random_linear(Linear::Format::FP4, 96, 256, g());
     std::vector<float> x(3 * 256), a(3 * 96), b(3 * 96);
     std::normal_distribution<float> nd;
     for (auto& v : x) v = nd(g);
@@ -164,4 +93,25 @@ TEST(ThreadPoolTest, ManySmallCallsCoverEveryIndexOnce) {
     EXPECT_EQ(total, want);
     EXPECT_THROW(pool.parallel_for(4, [](int64_t b, int64_t) { if (b > 0) throw std::runtime_error("x"); }),
                  std::runtime_error);
+}
+
+// MXFP4 rows whose E8M0 scales include 0 (2^-127) take the chunk kernels' general scale path;
+// rows without take the fast one. Both must equal the scalar path.
+TEST(Kernels, Fp4ZeroScaleBytesMatchScalar) {
+    std::mt19937 g(3);
+    ThreadPool pool(2);
+    auto W = random_linear(Linear::Format::FP4, 70, 512 + 96, g());
+    for (size_t i = 0; i < W.scale.size(); i += 7) W.scale[i] = 0;  // some tiles plain, some not
+    for (size_t i = 40 * size_t(W.L.scale_cols); i < W.scale.size(); ++i) W.scale[i] = uint8_t(127 + i % 3);
+    std::normal_distribution<float> nd;
+    for (int64_t T : {1, 3}) {
+        std::vector<float> x(size_t(T * W.L.in)), ref(size_t(T * 70)), y(size_t(T * 70));
+        for (auto& v : x) v = nd(g);
+        matmul(pool, W.L, x.data(), W.L.in, ref.data(), 70, T, 0, 70, Isa::Scalar);
+        for (Isa isa : {Isa::Avx2, Isa::Avx512}) {
+            if (!isa_supported(isa)) continue;
+            matmul(pool, W.L, x.data(), W.L.in, y.data(), 70, T, 0, 70, isa);
+            for (size_t i = 0; i < y.size(); ++i) ASSERT_NEAR(y[i], ref[i], 1e-4f * (1 + std::fabs(ref[i]))) << isa_name(isa) << " " << i;
+        }
+    }
 }

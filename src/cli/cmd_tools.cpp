@@ -15,6 +15,7 @@
 #include "io/token_file.h"
 #include "kernels/cpu/machine.h"
 #include "kernels/cpu/matmul.h"
+#include "kernels/cpu/random_linear.h"
 #include "model/model.h"
 
 namespace dsv4::cli {
@@ -125,11 +126,65 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+
+// `dsv4 bench --kernels`: the matmul kernels alone, on the benchmark model's shapes (hidden 2048).
+// gemv: one matrix of ~128 MB (4x a large L3) per format, T = 1, rows split over the pool, GB/s
+// of weights read. gemm: a 2048 x 2048 projection over 512 tokens and a 1024 x 2048 expert over
+// 48 tokens (a 512-token prompt's share per expert with 64 experts, top-6), GFLOP/s.
+void bench_kernels(ThreadPool& pool) {
+    using F = Linear::Format;
+    const std::pair<F, const char*> fmts[] = {{F::BF16, "bf16"}, {F::FP8, "fp8"}, {F::FP4, "mxfp4"}};
+    std::printf("%-8s %-28s %10s %12s\n", "format", "product", "ms/call", "rate");
+    auto time_calls = [](auto&& fn) {
+        fn();  // warm-up (page faults, pool wake-up)
+        double best = 1e30;
+        for (int rep = 0; rep < 5; ++rep) {
+            auto t0 = std::chrono::steady_clock::now();
+            int n = 0;
+            do {
+                fn();
+                ++n;
+            } while (seconds_since(t0) < 0.2);
+            best = std::min(best, seconds_since(t0) / n);
+        }
+        return best;
+    };
+    std::mt19937 g(7);
+    std::normal_distribution<float> nd;
+    for (auto [f, name] : fmts) {
+        const int64_t in = 2048;
+        const double bytes_per_row = f == F::BF16 ? 2.0 * in : f == F::FP8 ? double(in) : in / 2.0 + in / 32.0;
+        std::vector<float> x(size_t(512 * in)), y;
+        for (auto& v : x) v = nd(g);
+        // from DRAM (128 MB), and from cache (4 MB: the compute rate of the kernel alone)
+        for (int64_t mb : {128, 4}) {
+            const int64_t rows = int64_t(double(mb << 20) / bytes_per_row) / 128 * 128;
+            auto W = random_linear(f, rows, in, 1);
+            y.resize(size_t(std::max<int64_t>(rows, 512 * 2048)));
+            const double s = time_calls([&] { matmul(pool, W.L, x.data(), in, y.data(), rows, 1); });
+            const double gbs = double(W.L.bytes()) / s / 1e9;
+            const std::string prod = "gemv " + std::to_string(rows) + "x2048" + (mb < 32 ? " (cached)" : "");
+            std::printf("%-8s %-28s %10.3f %8.1f GB/s\n", name, prod.c_str(), s * 1e3, gbs);
+            std::printf("RESULT kernel format=%s product=gemv mb=%lld threads=%d gbs=%.2f\n", name, (long long)mb,
+                        pool.size(), gbs);
+        }
+        for (auto [out, T] : {std::pair<int64_t, int64_t>{2048, 512}, {1024, 48}}) {
+            auto Wg = random_linear(f, out, in, 2);
+            const double sg = time_calls([&] { matmul(pool, Wg.L, x.data(), in, y.data(), out, T); });
+            const double gf = 2.0 * double(out * in * T) / sg / 1e9;
+            const std::string prod = "gemm " + std::to_string(out) + "x2048, T=" + std::to_string(T);
+            std::printf("%-8s %-28s %10.3f %6.1f GFLOP/s\n", name, prod.c_str(), sg * 1e3, gf);
+            std::printf("RESULT kernel format=%s product=gemm out=%lld T=%lld threads=%d gflops=%.2f\n", name,
+                        (long long)out, (long long)T, pool.size(), gf);
+        }
+    }
+}
+
 }  // namespace
 
 int cmd_bench(int argc, char** argv) {
-    Args a(argc, argv, 1, {"machine"});
-    const bool machine = a.flag("machine");
+    Args a(argc, argv, 1, {"machine", "kernels"});
+    const bool machine = a.flag("machine"), kernels = a.flag("kernels");
     const auto dir = a.get("model");
     const auto tokens_file = a.get("tokens");
     int64_t prompt_n = a.get_int("prompt", 512);
@@ -138,7 +193,8 @@ int cmd_bench(int argc, char** argv) {
     const uint64_t seed = uint64_t(a.get_int("seed", 1));
     const Numerics numerics = parse_numerics(a.get_or("numerics", "fp32"));
     a.reject_unused("bench");
-    if (!machine && !dir) throw std::invalid_argument("missing required option --model (or --machine)");
+    if (!machine && !kernels && !dir)
+        throw std::invalid_argument("missing required option --model (or --machine, --kernels)");
     if (prompt_n < 1 || gen_n < 0) throw std::invalid_argument("--prompt must be >= 1 and --gen >= 0");
     std::printf("kernels         %s\n", isa_name(best_isa()));
     if (machine) {
@@ -147,6 +203,11 @@ int cmd_bench(int argc, char** argv) {
         std::printf("machine         %d threads: streaming read %.1f GB/s, fp32 FMA peak %.0f GFLOP/s\n", pool.size(),
                     bw, peak);
         std::printf("RESULT machine threads=%d bandwidth_gbs=%.2f peak_gflops=%.1f\n", pool.size(), bw, peak);
+        if (!dir && !kernels) return 0;
+    }
+    if (kernels) {
+        ThreadPool pool(threads);
+        bench_kernels(pool);
         if (!dir) return 0;
     }
     auto model = Model::load(*dir, threads, numerics);

@@ -55,6 +55,7 @@ struct ExpertTask {
     float* out;      // [n, D]
     const float* gate = nullptr;  // official numerics: per-row routing weights applied before w2
     std::vector<float> h1, h3, xq;
+    KernelInput in, in3;  // x (phase 1: w1, w3) or h1 (phase 2) as the kernels read it, once per expert
 };
 
 bool quantized(const Linear& W) { return W.format == Linear::Format::FP8 || W.format == Linear::Format::FP4; }
@@ -81,6 +82,9 @@ void run_experts(ThreadPool& pool, const ModelConfig& c, std::vector<ExpertTask>
         const int64_t I = t.w->w1.out;
         t.h1.resize(size_t(t.n * I));
         t.h3.resize(size_t(t.n * I));
+        t.in = kernel_input(t.w->w1, t.x, t.w->w1.in, t.n);
+        const Linear &w1 = t.w->w1, &w3 = t.w->w3;
+        if (w3.format != w1.format || w3.block_in != w1.block_in) t.in3 = kernel_input(w3, t.x, w3.in, t.n);
         for (int64_t r = 0; r < I; r += kExpertChunk) chunks.emplace_back(i, r), chunks.emplace_back(i, I + r);
     }
     pool.parallel_for(int64_t(chunks.size()), [&](int64_t b, int64_t e) {
@@ -91,7 +95,7 @@ void run_experts(ThreadPool& pool, const ModelConfig& c, std::vector<ExpertTask>
             const Linear& W = up ? t.w->w3 : t.w->w1;
             const int64_t r0 = up ? r - I : r, r1 = std::min(I, r0 + kExpertChunk);
             float* h = up ? t.h3.data() : t.h1.data();
-            matmul_serial(W, t.x, W.in, h + r0, I, t.n, r0, r1);
+            matmul_serial(W, up && t.in3.x ? t.in3 : t.in, h + r0, I, t.n, r0, r1);
         }
     });
     // SwiGLU. Official numerics (rule 6): w1/w3 outputs bf16; clamp, silu and product in fp32,
@@ -116,6 +120,7 @@ void run_experts(ThreadPool& pool, const ModelConfig& c, std::vector<ExpertTask>
         if (official && quantized(t.w->w2)) qdq8_rows(t.h1.data(), t.n, I);
     }
     // phase 2: out = w2 h
+    for (auto& t : tasks) t.in = kernel_input(t.w->w2, t.h1.data(), t.w->w2.in, t.n);
     chunks.clear();
     for (size_t i = 0; i < tasks.size(); ++i)
         for (int64_t r = 0; r < tasks[i].w->w2.out; r += kExpertChunk) chunks.emplace_back(i, r);
@@ -124,7 +129,7 @@ void run_experts(ThreadPool& pool, const ModelConfig& c, std::vector<ExpertTask>
             auto& t = tasks[chunks[size_t(j)].first];
             const Linear& W = t.w->w2;
             const int64_t r0 = chunks[size_t(j)].second, r1 = std::min(W.out, r0 + kExpertChunk);
-            matmul_serial(W, t.h1.data(), W.in, t.out + r0, W.out, t.n, r0, r1);
+            matmul_serial(W, t.in, t.out + r0, W.out, t.n, r0, r1);
         }
     });
     for (auto& t : tasks) ops::round_bf16(c, t.out, t.n * t.w->w2.out);

@@ -20,10 +20,13 @@ struct WView {  // a Linear, as the kernels see it
 };
 
 // One ISA's kernels. Rows [r0, r1) of W for T tokens, on the calling thread.
-//  x_layout: FP4 kernels read x in the ISA's "split" order (see permute_x); other formats plain.
+//  x_layout: FP4 kernels read x in the ISA's own order (see permute_x); other formats plain.
 struct KernelSet {
     const char* name;
-    int fp4_group;  // FP4: x is permuted in groups of this many columns (0: plain order)
+    // FP4 column order of x: full chunks of fp4_chunk columns (only when W.block_in == 32; 0: none)
+    // in the chunk order of permute_x, then full groups of fp4_group columns as [even, odd], then
+    // the rest in natural order.
+    int fp4_chunk, fp4_group;
     // T == 1: y[o - r0] = W[o, :] . x
     void (*gemv)(const WView& W, const float* x, float* y, int64_t r0, int64_t r1);
     // T >= 1: y[t*ldy + o - r0] = W[o, :] . x[t*ldx + :]; scratch holds 4*W.in floats.
@@ -34,20 +37,30 @@ struct KernelSet {
 // Helpers with internal linkage: each unit gets its own copy, built with its own flags.
 namespace {
 
-// Reorders each full group of `group` columns of x as [even columns, odd columns] (the order in
-// which the SIMD kernels unpack the low and high nibbles of packed FP4 bytes); a partial last
-// group keeps its order.
-inline void permute_x(const float* x, int64_t ldx, int64_t T, int64_t in, int group, float* out) {
-    const int64_t full = group > 0 ? in / group * group : 0;
+// x in a kernel set's FP4 order. A 128-column chunk (MXFP4: 4 blocks of 32, 64 bytes) is read
+// as 16 dwords of 8 codes each, and vector k (k < 8) of the chunk holds code k of every dword:
+// chunk position 16k + i holds column 8i + k. Then each full group of `group` columns as [even
+// columns, odd columns] (the low and high nibbles of its bytes); a partial last group keeps its
+// order.
+inline int64_t fp4_chunk_cols(int64_t in, int64_t block_in, int chunk) {
+    return chunk > 0 && block_in == 32 ? in / chunk * chunk : 0;
+}
+inline void permute_x(const float* x, int64_t ldx, int64_t T, int64_t in, int64_t block_in, int chunk, int group,
+                      float* out) {
+    const int64_t cend = fp4_chunk_cols(in, block_in, chunk);
+    const int64_t gend = group > 0 ? cend + (in - cend) / group * group : cend;
     for (int64_t t = 0; t < T; ++t) {
         const float* s = x + t * ldx;
         float* d = out + t * in;
-        for (int64_t g = 0; g < full; g += group)
+        for (int64_t c = 0; c < cend; c += chunk)
+            for (int k = 0; k < 8; ++k)
+                for (int i = 0; i < chunk / 8; ++i) d[c + (chunk / 8) * k + i] = s[c + 8 * i + k];
+        for (int64_t g = cend; g < gend; g += group)
             for (int j = 0; j < group / 2; ++j) {
                 d[g + j] = s[g + 2 * j];
                 d[g + group / 2 + j] = s[g + 2 * j + 1];
             }
-        for (int64_t i = full; i < in; ++i) d[i] = s[i];
+        for (int64_t i = gend; i < in; ++i) d[i] = s[i];
     }
 }
 

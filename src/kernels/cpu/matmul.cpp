@@ -170,11 +170,11 @@ void matmul(ThreadPool& pool, const Linear& W, const float* x, int64_t ldx, floa
     check_isa(isa);
     const kern::KernelSet* ks = kernels_for(isa);
     const kern::WView v = view_of(W);
-    // FP4 SIMD kernels read x with each group's even columns first (the nibble order).
+    // FP4 SIMD kernels read x in their own column order (the order they unpack the codes in).
     std::vector<float> xp;
-    if (ks && W.format == Linear::Format::FP4 && ks->fp4_group > 0) {
+    if (ks && W.format == Linear::Format::FP4 && (ks->fp4_group > 0 || ks->fp4_chunk > 0)) {
         xp.resize(size_t(T * W.in));
-        kern::permute_x(x, ldx, T, W.in, ks->fp4_group, xp.data());
+        kern::permute_x(x, ldx, T, W.in, W.block_in, ks->fp4_chunk, ks->fp4_group, xp.data());
         x = xp.data();
         ldx = W.in;
     }
@@ -199,20 +199,31 @@ void matmul(ThreadPool& pool, const Linear& W, const float* x, int64_t ldx, floa
     matmul(pool, W, x, ldx, y, ldy, T, row_begin, row_end, best_isa());
 }
 
-void matmul_serial(const Linear& W, const float* x, int64_t ldx, float* y, int64_t ldy, int64_t T, int64_t row_begin,
+KernelInput kernel_input(const Linear& W, const float* x, int64_t ldx, int64_t T) {
+    KernelInput in;
+    in.x = x;
+    in.ldx = ldx;
+    const kern::KernelSet* ks = kernels_for(best_isa());
+    if (ks && W.format == Linear::Format::FP4 && (ks->fp4_group > 0 || ks->fp4_chunk > 0)) {
+        in.buf.resize(size_t(T * W.in));
+        kern::permute_x(x, ldx, T, W.in, W.block_in, ks->fp4_chunk, ks->fp4_group, in.buf.data());
+        in.x = in.buf.data();
+        in.ldx = W.in;
+    }
+    return in;
+}
+
+void matmul_serial(const Linear& W, const KernelInput& in, float* y, int64_t ldy, int64_t T, int64_t row_begin,
                    int64_t row_end) {
     if (row_end < 0) row_end = W.out;
     if (row_end <= row_begin || T <= 0) return;
-    const kern::KernelSet* ks = kernels_for(best_isa());
-    const kern::WView v = view_of(W);
-    std::vector<float> xp, scratch;
-    if (ks && W.format == Linear::Format::FP4 && ks->fp4_group > 0) {
-        xp.resize(size_t(T * W.in));
-        kern::permute_x(x, ldx, T, W.in, ks->fp4_group, xp.data());
-        x = xp.data();
-        ldx = W.in;
-    }
-    run_rows(ks, v, W, x, ldx, y, ldy, T, row_begin, row_end, scratch);
+    std::vector<float> scratch;
+    run_rows(kernels_for(best_isa()), view_of(W), W, in.x, in.ldx, y, ldy, T, row_begin, row_end, scratch);
+}
+
+void matmul_serial(const Linear& W, const float* x, int64_t ldx, float* y, int64_t ldy, int64_t T, int64_t row_begin,
+                   int64_t row_end) {
+    matmul_serial(W, kernel_input(W, x, ldx, T), y, ldy, T, row_begin, row_end);
 }
 
 }  // namespace dsv4

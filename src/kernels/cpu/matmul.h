@@ -7,6 +7,7 @@
 // tile and reuses it across a block of tokens (compute bound).
 #pragma once
 #include <cstdint>
+#include <vector>
 
 #include "kernels/cpu/threadpool.h"
 #include "model/weights.h"
@@ -32,6 +33,18 @@ void matmul(ThreadPool& pool, const Linear& W, const float* x, int64_t ldx, floa
 // The same on the calling thread only (for callers that parallelise over something else).
 void matmul_serial(const Linear& W, const float* x, int64_t ldx, float* y, int64_t ldy, int64_t T,
                    int64_t row_begin = 0, int64_t row_end = -1);
+
+// x as W's kernels read it (FP4 kernels take the columns in their own order). A caller that splits
+// one product into many matmul_serial calls on the same x converts it once; the result is valid
+// for every matrix with W's format, width and block width.
+struct KernelInput {
+    std::vector<float> buf;  // the reordered x, when the kernels need one
+    const float* x = nullptr;
+    int64_t ldx = 0;
+};
+KernelInput kernel_input(const Linear& W, const float* x, int64_t ldx, int64_t T);
+void matmul_serial(const Linear& W, const KernelInput& in, float* y, int64_t ldy, int64_t T, int64_t row_begin,
+                   int64_t row_end);
 
 // Same as matmul with contiguous rows: x [T, W.in] -> y [T, W.out].
 inline void linear(ThreadPool& pool, const Linear& W, const float* x, float* y, int64_t T) {
