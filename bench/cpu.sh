@@ -77,14 +77,18 @@ for f in $models; do
   first=1
   for n in $prompts; do
     if [ $first = 1 ]; then g=$gen; else g=0; fi
-    r=$("$dsv4" bench --model "$work/$f" --numerics "$num" --tokens "$work/prompt-$n.txt" --gen "$g" --threads "$threads" 2>/dev/null)
+    # --machine: bandwidth and peak measured again in the same process, right before this model
+    # runs (a shared host's DRAM bandwidth moves by 2x between minutes); fractions use these.
+    r=$("$dsv4" bench --machine --model "$work/$f" --numerics "$num" --tokens "$work/prompt-$n.txt" --gen "$g" --threads "$threads" 2>/dev/null)
     echo "$r" | grep -v '^RESULT' >&2
+    bw_now=$(echo "$r" | field bandwidth_gbs)
+    peak_now=$(echo "$r" | field peak_gflops)
     if [ $first = 1 ]; then
-      row+=$(awk -v bw="$bw" -v dt="$(echo "$r" | field decode_tps)" -v mb="$(echo "$r" | field decode_mb)" \
+      row+=$(awk -v bw="$bw_now" -v dt="$(echo "$r" | field decode_tps)" -v mb="$(echo "$r" | field decode_mb)" \
         -v dg="$(echo "$r" | field decode_gbs)" -v cpu="$(echo "$r" | field decode_cpu)" \
-        'BEGIN { printf " | %.1f | %.0f | %.1f | %.0f%% | %.0f%%", dt, mb, dg, 100 * dg / bw, 100 * cpu }')
+        'BEGIN { printf " | %.1f | %.0f | %.1f | %.1f | %.0f%% | %.0f%%", dt, mb, dg, bw, 100 * dg / bw, 100 * cpu }')
     fi
-    row+=$(awk -v n="$n" -v peak="$peak" -v p="$(echo "$r" | field prefill_tps)" -v g="$(echo "$r" | field prefill_gflops)" \
+    row+=$(awk -v n="$n" -v peak="$peak_now" -v p="$(echo "$r" | field prefill_tps)" -v g="$(echo "$r" | field prefill_gflops)" \
       -v cpu="$(echo "$r" | field prefill_cpu)" \
       'BEGIN { printf " | %d: %.1f tok/s, %.0f GFLOP/s (%.0f%% of peak), cpu %.0f%%", n, p, g, 100 * g / peak, 100 * cpu }')
     first=0
@@ -95,12 +99,19 @@ done
 
 echo
 echo "dsv4 CPU benchmark: dsv4-cpu2g, $threads threads, kernels $isa, $(date -u '+%Y-%m-%d %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "machine: streaming read $bw GB/s, fp32 FMA peak $peak GFLOP/s (measured now, all threads)"
+echo "machine at the start: streaming read $bw GB/s, fp32 FMA peak $peak GFLOP/s (all threads); each row's"
+echo "fractions use the bandwidth and peak measured again just before that row (the 'read GB/s' column)"
 echo "(cpu = CPU time the run got / (wall time x threads): below 100% the machine was shared)"
 echo
-hdr="| model | numerics | GB on disk | decode tok/s | MB read/token | GB/s | of bandwidth | decode cpu"
-sep="|---|---|---:|---:|---:|---:|---:|---:"
+hdr="| model | numerics | GB on disk | decode tok/s | MB read/token | GB/s | read GB/s | of bandwidth | decode cpu"
+sep="|---|---|---:|---:|---:|---:|---:|---:|---:"
 for n in $prompts; do hdr+=" | prefill $n"; sep+="|---"; done
 echo "$hdr |"
 echo "$sep|"
 printf '%s\n' "${rows[@]}"
+
+# The kernels alone (dsv4 bench --kernels): matrix-vector from DRAM and from cache, and the
+# prefill GEMM shapes, per stored format.
+echo
+echo "kernels alone ($threads threads):"
+"$dsv4" bench --machine --kernels --threads "$threads" | grep -v '^RESULT'

@@ -115,3 +115,37 @@ TEST(Kernels, Fp4ZeroScaleBytesMatchScalar) {
         }
     }
 }
+
+// The attention helpers of every SIMD path against the scalar one: partial tiles of keys and
+// heads, d with and without a vector tail, rows scattered in memory.
+TEST(Kernels, AttentionDotsAndAxpysMatchScalar) {
+    std::mt19937 g(9);
+    std::normal_distribution<float> nd;
+    for (int64_t d : {512, 37}) {
+        for (int64_t H : {16, 5}) {
+            for (int64_t n : {1, 7, 16, 45}) {
+                std::vector<float> pool_rows(size_t((2 * n + 1) * (d + 3)));
+                for (auto& v : pool_rows) v = nd(g);
+                std::vector<const float*> rows;
+                for (int64_t j = 0; j < n; ++j) rows.push_back(pool_rows.data() + ((j * 7) % (2 * n + 1)) * (d + 3));
+                const int64_t ldq = d + 1, lds = n + 2;
+                std::vector<float> q(size_t(H * ldq)), p(size_t(H * lds));
+                for (auto& v : q) v = nd(g);
+                for (auto& v : p) v = nd(g);
+                std::vector<float> s_ref(size_t(H * lds), -7.0f), o_ref(size_t(H * ldq), 0.5f);
+                attn_dots(q.data(), ldq, H, rows.data(), n, d, s_ref.data(), lds, Isa::Scalar);
+                attn_axpys(p.data(), lds, H, rows.data(), n, d, o_ref.data(), ldq, Isa::Scalar);
+                for (Isa isa : {Isa::Avx2, Isa::Avx512}) {
+                    if (!isa_supported(isa)) continue;
+                    std::vector<float> s(size_t(H * lds), -7.0f), o(size_t(H * ldq), 0.5f);
+                    attn_dots(q.data(), ldq, H, rows.data(), n, d, s.data(), lds, isa);
+                    attn_axpys(p.data(), lds, H, rows.data(), n, d, o.data(), ldq, isa);
+                    for (size_t i = 0; i < s.size(); ++i)
+                        ASSERT_NEAR(s[i], s_ref[i], 1e-4f * (1 + std::fabs(s_ref[i]))) << isa_name(isa) << " dots " << i;
+                    for (size_t i = 0; i < o.size(); ++i)
+                        ASSERT_NEAR(o[i], o_ref[i], 1e-4f * (1 + std::fabs(o_ref[i]))) << isa_name(isa) << " axpys " << i;
+                }
+            }
+        }
+    }
+}

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <stdexcept>
+#include <unistd.h>
 
 #include "kernels/cpu/matmul.h"
 #include "model/weights.h"
@@ -203,15 +204,33 @@ Converted convert(const SourceTensor& t, StoreAs s, ThreadPool& pool) {
     return c;
 }
 
-void progress_bar(int64_t done, int64_t total, double secs, const std::string& what) {
-    const int width = 30;
-    const double f = total > 0 ? double(done) / double(total) : 1.0;
-    const int fill = int(f * width);
-    std::fprintf(stderr, "\r[%.*s%*s] %3d%%  %.2f / %.2f GB  %5.1fs  %-40.40s", fill,
-                 "##############################", width - fill, "", int(f * 100), double(done) / 1e9,
-                 double(total) / 1e9, secs, what.c_str());
-    std::fflush(stderr);
-}
+// Progress on stderr: a bar redrawn in place on a terminal; in a log (not a terminal) one line
+// per 10% so the file stays readable.
+class Progress {
+public:
+    void update(int64_t done, int64_t total, double secs, const std::string& what) {
+        const double f = total > 0 ? double(done) / double(total) : 1.0;
+        if (!tty_) {
+            const int decile = int(f * 10);
+            if (decile == last_decile_ && what != "done") return;
+            last_decile_ = decile;
+            std::fprintf(stderr, "%3d%%  %.2f / %.2f GB  %5.1fs  %s\n", int(f * 100), double(done) / 1e9,
+                         double(total) / 1e9, secs, what.c_str());
+            return;
+        }
+        const int width = 30;
+        const int fill = int(f * width);
+        std::fprintf(stderr, "\r[%.*s%*s] %3d%%  %.2f / %.2f GB  %5.1fs  %-40.40s", fill,
+                     "##############################", width - fill, "", int(f * 100), double(done) / 1e9,
+                     double(total) / 1e9, secs, what.c_str());
+        if (what == "done") std::fprintf(stderr, "\n");
+        std::fflush(stderr);
+    }
+
+private:
+    bool tty_ = isatty(fileno(stderr)) != 0;
+    int last_decile_ = -1;
+};
 
 }  // namespace
 
@@ -338,10 +357,11 @@ void write_checkpoint(const std::string& out_dir, const json& config_in, const s
     auto secs = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
     int64_t done = 0;
     size_t next = 0;
+    Progress bar;
     for (int sh = 0; sh < shards; ++sh) {
         std::vector<Converted> conv;
         for (; next < tensors.size() && shard_of[next] == sh; ++next) {
-            if (progress) progress_bar(done, total, secs(), tensors[next].name);
+            if (progress) bar.update(done, total, secs(), tensors[next].name);
             conv.push_back(convert(tensors[next], how[next], pool));
             done += bytes[next];
         }
@@ -354,13 +374,10 @@ void write_checkpoint(const std::string& out_dir, const json& config_in, const s
                 weight_map[c.scale_name] = shard_name(sh);
             }
         }
-        if (progress) progress_bar(done, total, secs(), "writing " + shard_name(sh));
+        if (progress) bar.update(done, total, secs(), "writing " + shard_name(sh));
         write_safetensors((fs::path(out_dir) / shard_name(sh)).string(), outs, {{"format", "pt"}});
     }
-    if (progress) {
-        progress_bar(total, total, secs(), "done");
-        std::fprintf(stderr, "\n");
-    }
+    if (progress) bar.update(total, total, secs(), "done");
     json index = {{"metadata", {{"total_size", total}}}, {"weight_map", weight_map}};
     std::ofstream(fs::path(out_dir) / "model.safetensors.index.json") << index.dump(2) << "\n";
 

@@ -82,15 +82,21 @@ void attention_forward(ThreadPool& pool, const ModelConfig& c, const LayerSpec& 
     std::vector<float> o(size_t(rows * H * d));
     const float scale = 1.0f / std::sqrt(float(d));
     const bool official = ops::official(c);
-    pool.parallel_for(rows * H, [&](int64_t b, int64_t e) {
-        std::vector<float> logits;
+    // Work units: (token, block of heads). The heads of a token share its keys, so a block reads
+    // each key row once for all its heads; decode (few tokens) splits the heads so every thread
+    // has work.
+    const int64_t want = 2 * pool.size();
+    const int64_t hb = rows >= want ? H : std::max<int64_t>(1, H / std::max<int64_t>(1, (want + rows - 1) / rows));
+    const int64_t nhb = (H + hb - 1) / hb;
+    pool.parallel_for(rows * nhb, [&](int64_t b, int64_t e) {
+        std::vector<float> logits, probs;
         std::vector<const float*> vals;
-        for (int64_t th = b; th < e; ++th) {
-            const int64_t t = th / H, h = th % H, P = pos[size_t(t)];
+        std::vector<float> mx, denom;
+        for (int64_t u = b; u < e; ++u) {
+            const int64_t t = u / nhb, h0 = (u % nhb) * hb, nh = std::min(hb, H - h0), P = pos[size_t(t)];
             const size_t si = size_t(seg_of[size_t(t)]);
             const auto& keys = sk[si];
             const CompressorState& comp = segs[si].st->compressor;
-            const float* qh = q.data() + (t * H + h) * d;
             vals.clear();
             for (int64_t p = std::max(P - W + 1, keys.base); p <= P; ++p) vals.push_back(keys.keys.data() + (p - keys.base) * d);
             if (w.has_indexer) {
@@ -99,47 +105,62 @@ void attention_forward(ThreadPool& pool, const ModelConfig& c, const LayerSpec& 
                 const int64_t ne = std::min(comp.n_entries, (P + 1) / m);
                 for (int64_t s = 0; s < ne; ++s) vals.push_back(comp.entries.data() + s * d);
             }
-            logits.resize(vals.size());
-            const float sink = w.attn_sink[size_t(h)];
-            float* oh = o.data() + (t * H + h) * d;
-            std::fill(oh, oh + d, 0.0f);
-            for (size_t j = 0; j < vals.size(); ++j) logits[j] = dot_f32(qh, vals[j], d) * scale;
+            const int64_t n = int64_t(vals.size());
+            const float* qt = q.data() + (t * H + h0) * d;
+            float* ot = o.data() + (t * H + h0) * d;  // zero-initialised
+            logits.resize(size_t(nh * n));
+            probs.resize(size_t(nh * n));
+            attn_dots(qt, d, nh, vals.data(), n, d, logits.data(), n);
+            for (auto& l : logits) l *= scale;
             if (!official) {
-                float mx = sink;
-                for (float l : logits) mx = std::max(mx, l);
-                float denom = std::exp(sink - mx);  // the sink joins the denominator only
-                for (auto& l : logits) denom += (l = std::exp(l - mx));
-                for (size_t j = 0; j < vals.size(); ++j) {
-                    const float p = logits[j] / denom;
-                    const float* v = vals[j];
-                    for (int64_t i = 0; i < d; ++i) oh[i] += p * v[i];
+                for (int64_t h = 0; h < nh; ++h) {
+                    const float sink = w.attn_sink[size_t(h0 + h)];
+                    const float* lg = logits.data() + h * n;
+                    float* pr = probs.data() + h * n;
+                    float mxh = sink;
+                    for (int64_t j = 0; j < n; ++j) mxh = std::max(mxh, lg[j]);
+                    float den = std::exp(sink - mxh);  // the sink joins the denominator only
+                    for (int64_t j = 0; j < n; ++j) den += (pr[j] = std::exp(lg[j] - mxh));
+                    for (int64_t j = 0; j < n; ++j) pr[j] /= den;
                 }
+                attn_axpys(probs.data(), n, nh, vals.data(), n, d, ot, d);
             } else {
                 // Rule 4: per block of 64 keys, probabilities relative to the running max are
                 // rounded to bf16 before P.V; the denominator sums them unrounded; sink at the end.
-                float mx = -INFINITY, denom = 0;
-                for (size_t b0 = 0; b0 < vals.size(); b0 += 64) {
-                    const size_t b1 = std::min(vals.size(), b0 + 64);
-                    float bm = mx;
-                    for (size_t j = b0; j < b1; ++j) bm = std::max(bm, logits[j]);
-                    const float alpha = std::exp(mx - bm);
-                    denom *= alpha;
-                    for (int64_t i = 0; i < d; ++i) oh[i] *= alpha;
-                    for (size_t j = b0; j < b1; ++j) {
-                        const float p = std::exp(logits[j] - bm);
-                        denom += p;
-                        const float pb = rnd::bf16(p);
-                        const float* v = vals[j];
-                        for (int64_t i = 0; i < d; ++i) oh[i] += pb * v[i];
+                mx.assign(size_t(nh), -INFINITY);
+                denom.assign(size_t(nh), 0.0f);
+                for (int64_t b0 = 0; b0 < n; b0 += 64) {
+                    const int64_t b1 = std::min(n, b0 + 64);
+                    for (int64_t h = 0; h < nh; ++h) {
+                        const float* lg = logits.data() + h * n;
+                        float* pr = probs.data() + h * n;
+                        float bm = mx[size_t(h)];
+                        for (int64_t j = b0; j < b1; ++j) bm = std::max(bm, lg[j]);
+                        const float alpha = std::exp(mx[size_t(h)] - bm);
+                        denom[size_t(h)] *= alpha;
+                        float* oh = ot + h * d;
+                        for (int64_t i = 0; i < d; ++i) oh[i] *= alpha;
+                        for (int64_t j = b0; j < b1; ++j) {
+                            const float p = std::exp(lg[j] - bm);
+                            denom[size_t(h)] += p;
+                            pr[j] = rnd::bf16(p);
+                        }
+                        mx[size_t(h)] = bm;
                     }
-                    mx = bm;
+                    attn_axpys(probs.data() + b0, n, nh, vals.data() + b0, b1 - b0, d, ot, d);
                 }
-                denom += std::exp(sink - mx);
-                for (int64_t i = 0; i < d; ++i) oh[i] /= denom;
-                rnd::bf16_inplace(oh, d);
+                for (int64_t h = 0; h < nh; ++h) {
+                    float* oh = ot + h * d;
+                    const float den = denom[size_t(h)] + std::exp(w.attn_sink[size_t(h0 + h)] - mx[size_t(h)]);
+                    for (int64_t i = 0; i < d; ++i) oh[i] /= den;
+                    rnd::bf16_inplace(oh, d);
+                }
             }
-            rope.apply(oh, d, P, /*inverse=*/true);
-            ops::round_bf16(c, oh, d);
+            for (int64_t h = 0; h < nh; ++h) {
+                float* oh = ot + h * d;
+                rope.apply(oh, d, P, /*inverse=*/true);
+                ops::round_bf16(c, oh, d);
+            }
         }
     });
 

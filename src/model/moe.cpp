@@ -39,9 +39,9 @@ void moe_route(ThreadPool& pool, const ModelConfig& c, const LayerSpec& spec, co
 
 namespace {
 
-// Row chunk of the experts' products: 128 rows keeps each chunk's weight read (>= 64 KB) large
-// against the per-call work (FP4 activation reorder) while giving the threads enough chunks.
-constexpr int64_t kExpertChunk = 128;
+// Row chunk of the experts' products: 256 rows keeps each chunk's weight read (>= 128 KB) long
+// enough for the prefetcher to stream while giving the threads enough chunks to balance.
+constexpr int64_t kExpertChunk = 256;
 
 // The experts of one MoE call (routed ones on their tokens, the shared one on all), run together:
 // every w1/w3 row chunk of every expert in one parallel pass, the SwiGLU, then every w2 chunk in

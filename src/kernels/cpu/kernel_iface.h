@@ -32,6 +32,12 @@ struct KernelSet {
     // T >= 1: y[t*ldy + o - r0] = W[o, :] . x[t*ldx + :]; scratch holds 4*W.in floats.
     void (*gemm)(const WView& W, const float* x, int64_t ldx, float* y, int64_t ldy, int64_t T, int64_t r0,
                  int64_t r1, float* scratch);
+    // Attention over gathered rows (fp32, d columns each): s[h*lds + j] = q[h*ldq + :] . k[j][:]
+    void (*dots)(const float* q, int64_t ldq, int64_t H, const float* const* k, int64_t n, int64_t d, float* s,
+                 int64_t lds);
+    // o[h*ldo + :] += sum_j p[h*ldp + j] * v[j][:]
+    void (*axpys)(const float* p, int64_t ldp, int64_t H, const float* const* v, int64_t n, int64_t d, float* o,
+                  int64_t ldo);
 };
 
 // Helpers with internal linkage: each unit gets its own copy, built with its own flags.

@@ -199,6 +199,25 @@ void matmul(ThreadPool& pool, const Linear& W, const float* x, int64_t ldx, floa
     matmul(pool, W, x, ldx, y, ldy, T, row_begin, row_end, best_isa());
 }
 
+void attn_dots(const float* q, int64_t ldq, int64_t H, const float* const* k, int64_t n, int64_t d, float* s,
+               int64_t lds, Isa isa) {
+    check_isa(isa);
+    if (const kern::KernelSet* ks = kernels_for(isa)) return ks->dots(q, ldq, H, k, n, d, s, lds);
+    for (int64_t h = 0; h < H; ++h)
+        for (int64_t j = 0; j < n; ++j) s[h * lds + j] = dot_f32(q + h * ldq, k[j], d);
+}
+
+void attn_axpys(const float* p, int64_t ldp, int64_t H, const float* const* v, int64_t n, int64_t d, float* o,
+                int64_t ldo, Isa isa) {
+    check_isa(isa);
+    if (const kern::KernelSet* ks = kernels_for(isa)) return ks->axpys(p, ldp, H, v, n, d, o, ldo);
+    for (int64_t h = 0; h < H; ++h)
+        for (int64_t j = 0; j < n; ++j) {
+            const float w = p[h * ldp + j];
+            for (int64_t i = 0; i < d; ++i) o[h * ldo + i] += w * v[j][i];
+        }
+}
+
 KernelInput kernel_input(const Linear& W, const float* x, int64_t ldx, int64_t T) {
     KernelInput in;
     in.x = x;

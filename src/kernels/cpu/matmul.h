@@ -53,4 +53,13 @@ inline void linear(ThreadPool& pool, const Linear& W, const float* x, float* y, 
 
 float dot_f32(const float* a, const float* b, int64_t n);
 
+// Attention over rows gathered by pointer (the window's keys and the chosen compressed entries),
+// on the calling thread. Each key row is read once for all H queries / outputs:
+//   attn_dots:  s[h*lds + j] = q[h*ldq + :] . k[j][:]              (h < H, j < n, d columns)
+//   attn_axpys: o[h*ldo + :] += sum_j p[h*ldp + j] * v[j][:]
+void attn_dots(const float* q, int64_t ldq, int64_t H, const float* const* k, int64_t n, int64_t d, float* s,
+               int64_t lds, Isa isa = best_isa());
+void attn_axpys(const float* p, int64_t ldp, int64_t H, const float* const* v, int64_t n, int64_t d, float* o,
+                int64_t ldo, Isa isa = best_isa());
+
 }  // namespace dsv4
