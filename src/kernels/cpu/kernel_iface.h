@@ -29,7 +29,8 @@ struct KernelSet {
     int fp4_chunk, fp4_group;
     // T == 1: y[o - r0] = W[o, :] . x
     void (*gemv)(const WView& W, const float* x, float* y, int64_t r0, int64_t r1);
-    // T >= 1: y[t*ldy + o - r0] = W[o, :] . x[t*ldx + :]; scratch holds 4*W.in floats.
+    // T >= 1: y[t*ldy + o - r0] = W[o, :] . x[t*ldx + :]; scratch holds gemm_scratch(W.in, T) floats.
+    int64_t (*gemm_scratch)(int64_t in, int64_t T);
     void (*gemm)(const WView& W, const float* x, int64_t ldx, float* y, int64_t ldy, int64_t T, int64_t r0,
                  int64_t r1, float* scratch);
     // Attention over gathered rows (fp32, d columns each): s[h*lds + j] = q[h*ldq + :] . k[j][:]

@@ -151,8 +151,13 @@ void run_rows(const kern::KernelSet* ks, const kern::WView& v, const Linear& W, 
               int64_t ldy, int64_t T, int64_t r0, int64_t r1, std::vector<float>& scratch) {
     if (!ks) return scalar_rows(W, x, ldx, y, ldy, T, r0, r1, scratch);
     if (T == 1) return ks->gemv(v, x, y, r0, r1);
-    scratch.resize(size_t(4 * W.in));
-    ks->gemm(v, x, ldx, y, ldy, T, r0, r1, scratch.data());
+    // The GEMM's scratch (dequantized rows and packed tokens, up to a few MB) is kept per thread
+    // and only grown: products run thousands of times per forward and must not allocate and
+    // zero megabytes each time.
+    thread_local std::vector<float> gemm_buf;
+    const size_t need = size_t(ks->gemm_scratch(W.in, T));
+    if (gemm_buf.size() < need) gemm_buf.resize(need);
+    ks->gemm(v, x, ldx, y, ldy, T, r0, r1, gemm_buf.data());
 }
 
 void check_isa(Isa isa) {
