@@ -144,3 +144,30 @@ TEST(Batch, ForwardBatchEqualsSeparateForwards) {
         EXPECT_LT(max_abs_diff(got[i], want), 1e-4f) << "sequence " << i;
     }
 }
+
+// The weights read into (huge-page) memory or mapped from the file: the same bytes, so the same
+// logits bit for bit; DSV4_LOAD picks the mode and a bad value is refused by name.
+TEST(Residency, MappedAndResidentGiveIdenticalLogits) {
+    auto ref = SafetensorsFile::open(data_path("dsv4-small-fp8/reference.safetensors"));
+    auto ids = tensor_ids(*ref, "input_ids");
+    std::vector<float> logits[2];
+    const char* modes[2] = {"mmap", "read"};
+    const Residency want[2] = {Residency::Mapped, Residency::Resident};
+    for (int i = 0; i < 2; ++i) {
+        setenv("DSV4_LOAD", modes[i], 1);
+        auto model = Model::load(data_path("dsv4-small-fp8"), 2);
+        EXPECT_EQ(model->checkpoint().residency(), want[i]) << modes[i];
+        auto st = model->new_sequence();
+        model->forward(st, ids, logits[i]);
+    }
+    EXPECT_EQ(logits[0], logits[1]);
+    EXPECT_GT(logits[0].size(), 0u);
+    setenv("DSV4_LOAD", "fast", 1);
+    try {
+        Model::load(data_path("dsv4-small-fp8"), 2);
+        ADD_FAILURE() << "DSV4_LOAD=fast was accepted";
+    } catch (const std::exception& e) {
+        EXPECT_NE(std::string(e.what()).find("DSV4_LOAD='fast'"), std::string::npos) << e.what();
+    }
+    unsetenv("DSV4_LOAD");
+}

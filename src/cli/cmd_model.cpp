@@ -142,7 +142,8 @@ int cmd_info(int argc, char** argv) {
     const auto& w = model->weights();
     if (ctx <= 0) ctx = c.max_position_embeddings > 0 ? c.max_position_embeddings : 4096;
 
-    std::printf("checkpoint      %s\n", model_dir.c_str());
+    std::printf("checkpoint      %s (weights %s; DSV4_LOAD=mmap|read to choose)\n", model_dir.c_str(),
+                residency_name(model->checkpoint().residency()));
     std::printf("architecture    DeepSeek-V4: %lld layers, hidden %lld, vocab %lld\n", (long long)c.num_hidden_layers,
                 (long long)c.hidden_size, (long long)c.vocab_size);
     std::printf("attention       %lld heads x head_dim %lld (rope dims %lld), one shared KV head, q_lora %lld, "

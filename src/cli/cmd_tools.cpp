@@ -221,8 +221,8 @@ int cmd_bench(int argc, char** argv) {
             for (size_t off = 0; off < tv->nbytes; off += 4096) sum += tv->data[off];
             bytes += tv->nbytes;
         }
-        std::printf("weights         %.2f GB mapped and touched in %.1f s (checksum %llu)\n", double(bytes) / 1e9,
-                    seconds_since(t0), (unsigned long long)(sum & 0xff));
+        std::printf("weights         %.2f GB, %s (DSV4_LOAD), touched in %.1f s (checksum %llu)\n", double(bytes) / 1e9,
+                    residency_name(model->checkpoint().residency()), seconds_since(t0), (unsigned long long)(sum & 0xff));
     }
     const auto tc = token_cost(*model);
     const int64_t V = model->config().vocab_size;

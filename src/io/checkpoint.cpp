@@ -29,7 +29,32 @@ std::string official_tensor_name(const std::string& in) {
     return n;
 }
 
-std::unique_ptr<Checkpoint> Checkpoint::open(const std::string& dir) {
+LoadMode load_mode_from_env() {
+    const char* e = std::getenv("DSV4_LOAD");
+    if (!e || !*e) return LoadMode::Auto;
+    const std::string v = e;
+    if (v == "mmap") return LoadMode::Mapped;
+    if (v == "read") return LoadMode::Resident;
+    if (v == "auto") return LoadMode::Auto;
+    throw std::runtime_error("DSV4_LOAD='" + v + "': expected mmap, read or auto");
+}
+
+namespace {
+
+// MemAvailable from /proc/meminfo in bytes (0 when unknown).
+uint64_t memory_available() {
+    std::ifstream f("/proc/meminfo");
+    std::string key;
+    uint64_t kb = 0;
+    std::string unit;
+    while (f >> key >> kb >> unit)
+        if (key == "MemAvailable:") return kb * 1024;
+    return 0;
+}
+
+}  // namespace
+
+std::unique_ptr<Checkpoint> Checkpoint::open(const std::string& dir, LoadMode mode) {
     auto c = std::unique_ptr<Checkpoint>(new Checkpoint());
     c->dir_ = dir;
     if (!fs::is_directory(dir)) throw std::runtime_error(dir + ": not a directory (expected a checkpoint directory)");
@@ -60,9 +85,15 @@ std::unique_ptr<Checkpoint> Checkpoint::open(const std::string& dir) {
         throw std::runtime_error(dir + ": no model.safetensors or model.safetensors.index.json");
     }
 
+    if (mode == LoadMode::Auto) {
+        uint64_t total = 0;
+        for (auto& s : shard_names) total += uint64_t(fs::file_size(fs::path(dir) / s));
+        mode = total <= memory_available() / 2 ? LoadMode::Resident : LoadMode::Mapped;
+    }
+    c->residency_ = mode == LoadMode::Resident ? Residency::Resident : Residency::Mapped;
     for (auto& s : shard_names) {
         auto path = (fs::path(dir) / s).string();
-        c->shards_.push_back(SafetensorsFile::open(path));
+        c->shards_.push_back(SafetensorsFile::open(path, c->residency_));
         c->files_.push_back(path);
         for (auto& [name, view] : c->shards_.back()->tensors()) {
             if (!weight_map.empty()) {

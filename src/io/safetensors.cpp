@@ -16,34 +16,60 @@ namespace dsv4 {
 
 using json = nlohmann::json;
 
-MappedFile::MappedFile(const std::string& path) : path_(path) {
+const char* residency_name(Residency r) { return r == Residency::Resident ? "resident" : "mapped"; }
+
+MappedFile::MappedFile(const std::string& path, Residency residency) : path_(path), residency_(residency) {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) throw std::runtime_error(path + ": cannot open: " + std::strerror(errno));
+    struct Closer {
+        int fd;
+        ~Closer() { ::close(fd); }
+    } closer{fd};
     struct stat st {};
-    if (fstat(fd, &st) != 0) {
-        int e = errno;
-        ::close(fd);
-        throw std::runtime_error(path + ": cannot stat: " + std::strerror(e));
-    }
-    if (!S_ISREG(st.st_mode)) {
-        ::close(fd);
-        throw std::runtime_error(path + ": not a regular file");
-    }
+    if (fstat(fd, &st) != 0) throw std::runtime_error(path + ": cannot stat: " + std::strerror(errno));
+    if (!S_ISREG(st.st_mode)) throw std::runtime_error(path + ": not a regular file");
     size_ = size_t(st.st_size);
-    if (size_ > 0) {
+    if (size_ == 0) return;
+    if (residency == Residency::Mapped) {
         void* p = mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (p == MAP_FAILED) {
-            int e = errno;
-            ::close(fd);
-            throw std::runtime_error(path + ": cannot mmap: " + std::strerror(e));
-        }
+        if (p == MAP_FAILED) throw std::runtime_error(path + ": cannot mmap: " + std::strerror(errno));
+        map_base_ = p;
+        map_len_ = size_;
         data_ = static_cast<const uint8_t*>(p);
+        return;
     }
-    ::close(fd);
+    // Resident: anonymous memory aligned to 2 MB (so whole huge pages cover it), huge pages
+    // requested before the first touch, then the file read in 64 MB steps.
+    constexpr size_t kHuge = size_t(2) << 20;
+    map_len_ = size_ + kHuge;
+    void* p = mmap(nullptr, map_len_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        throw std::runtime_error(path + ": cannot allocate " + std::to_string(size_) + " bytes: " + std::strerror(errno));
+    map_base_ = p;
+    auto* a = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(p) + kHuge - 1) & ~uintptr_t(kHuge - 1));
+#ifdef MADV_HUGEPAGE
+    madvise(a, size_, MADV_HUGEPAGE);  // a hint: without THP the pages are just 4 KB
+#endif
+    data_ = a;
+    constexpr size_t kStep = size_t(64) << 20;
+    for (size_t got = 0; got < size_;) {
+        const ssize_t r = ::pread(fd, a + got, std::min(kStep, size_ - got), off_t(got));
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) {
+            const std::string why = r < 0 ? std::strerror(errno) : "file shrank while being read";
+            munmap(map_base_, map_len_);
+            throw std::runtime_error(path + ": read failed at byte " + std::to_string(got) + ": " + why);
+        }
+#ifdef POSIX_FADV_DONTNEED
+        posix_fadvise(fd, off_t(got), off_t(r), POSIX_FADV_DONTNEED);  // no second copy in the page cache
+#endif
+        got += size_t(r);
+    }
+    mprotect(a, size_, PROT_READ);
 }
 
 MappedFile::~MappedFile() {
-    if (data_) munmap(const_cast<uint8_t*>(data_), size_);
+    if (map_base_) munmap(map_base_, map_len_);
 }
 
 int64_t TensorView::numel() const {
@@ -137,9 +163,9 @@ std::map<std::string, TensorView> SafetensorsFile::parse_header(const std::strin
     return out;
 }
 
-std::unique_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path) {
+std::unique_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path, Residency residency) {
     auto f = std::unique_ptr<SafetensorsFile>(new SafetensorsFile());
-    f->map_ = std::make_unique<MappedFile>(path);
+    f->map_ = std::make_unique<MappedFile>(path, residency);
     f->tensors_ = parse_header(path, f->map_->data(), f->map_->size());
     // Metadata (string values only, as the format says).
     uint64_t n = 0;

@@ -13,21 +13,34 @@
 
 namespace dsv4 {
 
-// A read-only memory map of a whole file (RAII).
+// How a file's bytes are held in memory.
+//  Mapped: a read-only memory map (pages come from the page cache on first touch; a model larger
+//          than RAM still runs).
+//  Resident: read once into anonymous memory with transparent huge pages requested: decode
+//          streams every weight each token, and 2 MB pages remove most TLB misses (~10-15% faster
+//          decode measured on dsv4-cpu2g); the page cache copy is dropped as the file is read.
+enum class Residency : uint8_t { Mapped, Resident };
+const char* residency_name(Residency r);
+
+// A whole file, read-only, in memory (RAII), as `residency` says.
 class MappedFile {
 public:
-    explicit MappedFile(const std::string& path);
+    explicit MappedFile(const std::string& path, Residency residency = Residency::Mapped);
     ~MappedFile();
     MappedFile(const MappedFile&) = delete;
     MappedFile& operator=(const MappedFile&) = delete;
     const uint8_t* data() const { return data_; }
     size_t size() const { return size_; }
     const std::string& path() const { return path_; }
+    Residency residency() const { return residency_; }
 
 private:
     std::string path_;
     const uint8_t* data_ = nullptr;
     size_t size_ = 0;
+    Residency residency_ = Residency::Mapped;
+    void* map_base_ = nullptr;  // what munmap takes
+    size_t map_len_ = 0;
 };
 
 struct TensorView {
@@ -46,7 +59,7 @@ class SafetensorsFile {
 public:
     // Maps `path` and validates its header; throws std::runtime_error naming the file and the
     // tensor or field at fault.
-    static std::unique_ptr<SafetensorsFile> open(const std::string& path);
+    static std::unique_ptr<SafetensorsFile> open(const std::string& path, Residency residency = Residency::Mapped);
     // Validates a header held in memory against a data region of `data_size` bytes (also used by
     // the fuzz tests). `data` may be null when only the header is checked.
     static std::map<std::string, TensorView> parse_header(const std::string& file, const uint8_t* bytes, size_t size);
@@ -54,6 +67,7 @@ public:
     const std::map<std::string, TensorView>& tensors() const { return tensors_; }
     const std::map<std::string, std::string>& metadata() const { return metadata_; }
     const std::string& path() const { return map_->path(); }
+    Residency residency() const { return map_->residency(); }
 
 private:
     std::unique_ptr<MappedFile> map_;
