@@ -272,6 +272,13 @@ int cmd_bench(int argc, char** argv) {
                     (long long)gen_n, s, decode_tps, tc.decode_bytes / 1e6, tc.decode_bytes * decode_tps / 1e9,
                     100 * decode_cpu, nthreads);
     }
+    if (machine && gen_n > 0) {
+        // Again after decode: on a shared host DRAM bandwidth moves within a minute, and the
+        // larger of the two readings is the conservative yardstick for the decode fraction.
+        const double bw_after = measure_read_bandwidth(model->pool());
+        std::printf("machine after   streaming read %.1f GB/s\n", bw_after);
+        std::printf("RESULT machine_after bandwidth_after_gbs=%.2f\n", bw_after);
+    }
     std::printf("RESULT model numerics=%s prompt=%lld prefill_tps=%.2f prefill_gflops=%.2f decode_tps=%.2f decode_mb=%.1f "
                 "decode_gbs=%.2f prefill_cpu=%.2f decode_cpu=%.2f\n",
                 numerics_name(numerics), (long long)prompt_n, prefill_tps, prefill_gflops, decode_tps, tc.decode_bytes / 1e6,
