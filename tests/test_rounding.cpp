@@ -1,9 +1,13 @@
 // Official-numerics roundings on hand-worked values (dsv4-model.md "Official numerics").
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <random>
+#include <vector>
 
+#include "io/dtype.h"
 #include "kernels/cpu/rounding.h"
 
 using namespace dsv4;
@@ -95,4 +99,49 @@ TEST(Rounding, Qdq4Block) {
     EXPECT_EQ(x[1], 4.0f);
     EXPECT_EQ(x[2], -8.0f);
     EXPECT_EQ(x[3], 0.0f);
+}
+
+// The vectorizable QDQ8 equals the definition (x / s onto E4M3 through the encoder, times s) bit
+// for bit on random blocks: wide magnitudes, exact E4M3 midpoints, subnormal-range values,
+// signed zeros, infinities and NaN.
+TEST(Rounding, Qdq8EqualsTheEncoderDefinition) {
+    std::mt19937 g(17);
+    std::normal_distribution<float> nd;
+    std::uniform_int_distribution<int> ex(-40, 40), pick(0, 19), code(0, 126);
+    for (int rep = 0; rep < 3000; ++rep) {
+        const int64_t n = 1 + int64_t(g() % 300), block = rep % 3 == 0 ? 128 : rep % 3 == 1 ? 32 : 7;
+        const int sc = ex(g);
+        std::vector<float> x(static_cast<size_t>(n));
+        for (auto& v : x) {
+            switch (pick(g)) {
+                case 0: v = 0.0f; break;
+                case 1: v = -0.0f; break;
+                case 2: {  // an exact midpoint between two E4M3 codes, scaled
+                    const float lo = e4m3_to_f32(uint8_t(code(g))), hi = e4m3_to_f32(uint8_t(code(g) + 1));
+                    v = std::ldexp(0.5f * (lo + hi), sc - 8);
+                    break;
+                }
+                case 3: v = std::ldexp(nd(g), sc - 20); break;  // far below the block's max
+                case 4: if (rep % 50 == 0) { v = rep % 100 == 0 ? INFINITY : NAN; break; } [[fallthrough]];
+                default: v = std::ldexp(nd(g), sc);
+            }
+        }
+        std::vector<float> want = x, got = x;
+        for (int64_t b = 0; b < n; b += block) {
+            const int64_t e = std::min(n, b + block);
+            float a = 1e-4f;
+            for (int64_t i = b; i < e; ++i) a = std::max(a, std::fabs(x[size_t(i)]));
+            const float s = rnd::pow2_scale(a, 448.0f);
+            for (int64_t i = b; i < e; ++i) want[size_t(i)] = rnd::e4m3(std::clamp(x[size_t(i)] / s, -448.0f, 448.0f)) * s;
+        }
+        rnd::qdq8(got.data(), n, block);
+        for (int64_t i = 0; i < n; ++i) {
+            uint32_t a, b;
+            std::memcpy(&a, &want[size_t(i)], 4);
+            std::memcpy(&b, &got[size_t(i)], 4);
+            if (std::isnan(want[size_t(i)])) ASSERT_TRUE(std::isnan(got[size_t(i)])) << rep << " " << i;
+            else ASSERT_EQ(a, b) << "rep " << rep << " i " << i << " x " << x[size_t(i)] << " want " << want[size_t(i)]
+                                 << " got " << got[size_t(i)];
+        }
+    }
 }
