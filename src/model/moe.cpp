@@ -174,11 +174,11 @@ void moe_forward(ThreadPool& pool, const ModelConfig& c, const LayerSpec& spec, 
     }
     for (size_t i = 0; i < which.size(); ++i)
         tasks.push_back({&w.experts[size_t(which[i])], xs[i].data(), int64_t(routed[size_t(which[i])].size()), ys[i].data(),
-                         official ? gs[i].data() : nullptr, {}, {}, {}});
+                         official ? gs[i].data() : nullptr, {}, {}, {}, {}, {}});
     std::vector<float> shared_out;
     if (w.has_shared) {
         shared_out.resize(size_t(T * D));
-        tasks.push_back({&w.shared, x, T, shared_out.data(), nullptr, {}, {}, {}});
+        tasks.push_back({&w.shared, x, T, shared_out.data(), nullptr, {}, {}, {}, {}, {}});
     }
     run_experts(pool, c, tasks);
     for (size_t i = 0; i < which.size(); ++i) {

@@ -14,11 +14,6 @@ namespace dsv4 {
 
 namespace {
 constexpr auto kSpin = std::chrono::microseconds(50);
-
-void range_of(int64_t n, int parts, int i, int64_t& b, int64_t& e) {
-    b = n * i / parts;
-    e = n * (i + 1) / parts;
-}
 }  // namespace
 
 ThreadPool::ThreadPool(int threads) {
@@ -35,15 +30,20 @@ ThreadPool::~ThreadPool() {
     for (auto& t : workers_) t.join();
 }
 
-// Claims and runs parts until none is left; errors are kept for the caller.
+// Claims and runs ranges until none is left; errors are kept for the caller. Guided sizes: each
+// claim takes 1/(2 x threads) of what is left (never less than the grain), so the first ranges
+// are long (few claims, long streams for the prefetchers) and the last short (the threads finish
+// together).
 void ThreadPool::run_parts() {
+    const int64_t spread = 2 * int64_t(size());
     for (;;) {
-        const int64_t p = next_part_.fetch_add(1, std::memory_order_relaxed);
-        if (p >= job_parts_) return;
-        int64_t b, e;
-        range_of(job_n_, int(job_parts_), int(p), b, e);
+        int64_t b = next_part_.load(std::memory_order_relaxed), e;
+        do {
+            if (b >= job_n_) return;
+            e = std::min(job_n_, b + std::max(job_grain_, (job_n_ - b) / spread));
+        } while (!next_part_.compare_exchange_weak(b, e, std::memory_order_relaxed));
         try {
-            if (b < e) (*job_)(b, e);
+            (*job_)(b, e);
         } catch (...) {
             std::lock_guard<std::mutex> lk(mu_);
             if (!error_) error_ = std::current_exception();
@@ -84,8 +84,8 @@ void ThreadPool::worker(int) {
 
 void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64_t)>& fn, int64_t grain) {
     if (n <= 0) return;
-    const int64_t max_parts = std::min<int64_t>(n / std::max<int64_t>(grain, 1), 4 * int64_t(size()));
-    if (max_parts <= 1 || workers_.empty()) {
+    grain = std::max<int64_t>(grain, 1);
+    if (n < 2 * grain || workers_.empty()) {
         fn(0, n);
         return;
     }
@@ -94,7 +94,7 @@ void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64
         std::lock_guard<std::mutex> lk(mu_);
         job_ = &fn;
         job_n_ = n;
-        job_parts_ = max_parts;
+        job_grain_ = grain;
         error_ = nullptr;
         next_part_.store(0, std::memory_order_relaxed);
         open_.store(true, std::memory_order_seq_cst);

@@ -28,7 +28,7 @@ public:
 
     int size() const { return int(workers_.size()) + 1; }
     // fn(begin, end) over disjoint ranges covering [0, n), none smaller than `grain` (except
-    // possibly the last), at most 4 * size() of them, on any of the threads.
+    // possibly the last), on any of the threads; ranges shrink as the work runs out (guided).
     // Not reentrant: fn must not call parallel_for on the same pool.
     void parallel_for(int64_t n, const std::function<void(int64_t, int64_t)>& fn, int64_t grain = 1);
 
@@ -42,10 +42,10 @@ private:
     // entered (inside_ incremented) and seen open_ (acquire).
     const std::function<void(int64_t, int64_t)>* job_ = nullptr;
     int64_t job_n_ = 0;
-    int64_t job_parts_ = 0;
+    int64_t job_grain_ = 1;
     void run_parts();
     alignas(64) std::atomic<uint64_t> generation_{0};
-    alignas(64) std::atomic<int64_t> next_part_{0};
+    alignas(64) std::atomic<int64_t> next_part_{0};  // the first index not yet claimed
     alignas(64) std::atomic<int> inside_{0};
     std::atomic<bool> open_{false};
     std::atomic<int> sleepers_{0};
