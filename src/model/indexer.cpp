@@ -33,35 +33,71 @@ void indexer_select(ThreadPool& pool, const ModelConfig& c, const AttentionWeigh
     const float wscale = 1.0f / std::sqrt(float(nI)), sscale = 1.0f / std::sqrt(float(dI));
     const bool official = ops::official(c);
     selected.assign(size_t(T), {});
-    pool.parallel_for(T, [&](int64_t tb, int64_t te) {
-        std::vector<float> scores;
-        for (int64_t t = tb; t < te; ++t) {
-            const int64_t P = pos0 + t;
-            float* qt = q.data() + t * nI * dI;
-            for (int64_t h = 0; h < nI; ++h) {
-                rope.apply(qt + h * dI, dI, P);
-                ops::round_bf16(c, qt + h * dI, dI);
-                ops::round_index_vector(c, qt + h * dI, dI);
-            }
-            const int64_t ne = std::min(keys.n_entries, (P + 1) / m);
-            scores.assign(size_t(ne), 0.0f);
-            for (int64_t s = 0; s < ne; ++s) {
-                const float* K = keys.entries.data() + s * dI;
-                float acc = 0;
-                for (int64_t h = 0; h < nI; ++h) {
-                    float dotv = dot_f32(qt + h * dI, K, dI);
-                    if (official) {  // rule 5: q.k, the head weights and the sum over heads in bf16
-                        float wh = rnd::bf16(hw[size_t(t * nI + h)] * (wscale * sscale));
-                        acc = rnd::bf16(acc + rnd::bf16(std::max(rnd::bf16(dotv), 0.0f) * wh));
-                    } else {
-                        acc += std::max(dotv, 0.0f) * sscale * (hw[size_t(t * nI + h)] * wscale);
-                    }
-                }
-                scores[size_t(s)] = acc;
-            }
-            selected[size_t(t)] = topk_indices(scores.data(), ne, c.index_topk);
+    // The query heads of token t, rotated and rounded as the rules say.
+    auto prepare_query = [&](int64_t t) {
+        float* qt = q.data() + t * nI * dI;
+        for (int64_t h = 0; h < nI; ++h) {
+            rope.apply(qt + h * dI, dI, pos0 + t);
+            ops::round_bf16(c, qt + h * dI, dI);
+            ops::round_index_vector(c, qt + h * dI, dI);
         }
-    });
+    };
+    auto eligible = [&](int64_t t) { return std::min(keys.n_entries, (pos0 + t + 1) / m); };
+    // scores[s - s0] for entries [s0, s1) of token t: every head's q.K from the SIMD kernel
+    // (entries x heads tiles, each entry read once), then the weighted relu sum over heads.
+    auto score = [&](int64_t t, int64_t s0, int64_t s1, float* out, std::vector<const float*>& rows,
+                     std::vector<float>& dots) {
+        const int64_t n = s1 - s0;
+        rows.resize(size_t(n));
+        for (int64_t s = s0; s < s1; ++s) rows[size_t(s - s0)] = keys.entries.data() + s * dI;
+        dots.resize(size_t(nI * n));
+        attn_dots(q.data() + t * nI * dI, dI, nI, rows.data(), n, dI, dots.data(), n);
+        const float* hwt = hw.data() + t * nI;
+        for (int64_t j = 0; j < n; ++j) {
+            float acc = 0;
+            for (int64_t h = 0; h < nI; ++h) {
+                const float dotv = dots[size_t(h * n + j)];
+                if (official) {  // rule 5: q.k, the head weights and the sum over heads in bf16
+                    const float wh = rnd::bf16(hwt[h] * (wscale * sscale));
+                    acc = rnd::bf16(acc + rnd::bf16(std::max(rnd::bf16(dotv), 0.0f) * wh));
+                } else {
+                    acc += std::max(dotv, 0.0f) * sscale * (hwt[h] * wscale);
+                }
+            }
+            out[j] = acc;
+        }
+    };
+    if (T >= 2 * int64_t(pool.size())) {  // prefill: tokens over the threads
+        pool.parallel_for(T, [&](int64_t tb, int64_t te) {
+            std::vector<float> scores, dots;
+            std::vector<const float*> rows;
+            for (int64_t t = tb; t < te; ++t) {
+                prepare_query(t);
+                const int64_t ne = eligible(t);
+                scores.resize(size_t(ne));
+                score(t, 0, ne, scores.data(), rows, dots);
+                selected[size_t(t)] = topk_indices(scores.data(), ne, c.index_topk);
+            }
+        });
+        return;
+    }
+    // decode: each token's entries over the threads (at long context they are the work)
+    std::vector<float> scores;
+    for (int64_t t = 0; t < T; ++t) {
+        prepare_query(t);
+        const int64_t ne = eligible(t);
+        scores.resize(size_t(ne));
+        constexpr int64_t kBlock = 256;
+        pool.parallel_for((ne + kBlock - 1) / kBlock, [&](int64_t bb, int64_t be) {
+            std::vector<float> dots;
+            std::vector<const float*> rows;
+            for (int64_t blk = bb; blk < be; ++blk) {
+                const int64_t s0 = blk * kBlock, s1 = std::min(ne, s0 + kBlock);
+                score(t, s0, s1, scores.data() + s0, rows, dots);
+            }
+        });
+        selected[size_t(t)] = topk_indices(scores.data(), ne, c.index_topk);
+    }
 }
 
 }  // namespace dsv4
