@@ -41,7 +41,10 @@ int cmd_quantize(int argc, char** argv) {
     a.reject_unused("quantize");
     if (std::filesystem::exists(out) && std::filesystem::equivalent(in, out))
         throw std::invalid_argument("--out must differ from --model");
-    auto ck = Checkpoint::open(in);
+    // Read once, tensor by tensor: mapped unless DSV4_LOAD says otherwise (no point holding a
+    // resident copy of the whole input).
+    LoadMode mode = load_mode_from_env();
+    auto ck = Checkpoint::open(in, mode == LoadMode::Auto ? LoadMode::Mapped : mode);
     ThreadPool pool(threads);
     write_checkpoint(out, read_json_file(in + "/config.json"), checkpoint_sources(*ck), fmt, pool, shard, !quiet);
     // Other files of the checkpoint (generation config, tokenizer) come along unchanged.
