@@ -21,8 +21,11 @@ void attention_forward(ThreadPool& pool, const ModelConfig& c, const LayerSpec& 
         for (int64_t t = 0; t < s.T; ++t) pos[size_t(s.begin + t)] = s.pos0 + t;
 
     // q = per-head rms(wq_b @ RMSNorm(wq_a @ x)), rotated at its position.
-    std::vector<float> qa(size_t(rows * ql)), qr(size_t(rows * ql)), q(size_t(rows * H * d));
-    ops::project(pool, c, w.wq_a, x, qa.data(), rows);
+    // wq_a and wkv read the same x: one pass of the pool for both.
+    std::vector<float> qa(size_t(rows * ql)), qr(size_t(rows * ql)), q(size_t(rows * H * d)), kv(size_t(rows * d));
+    const ops::ProjJob first[] = {{&w.wq_a, x, w.wq_a.in, qa.data(), ql, rows},
+                                  {&w.wkv, x, w.wkv.in, kv.data(), d, rows}};
+    ops::project_many(pool, c, first);
     for (int64_t t = 0; t < rows; ++t) ops::rms_norm(qa.data() + t * ql, w.q_norm.data(), qr.data() + t * ql, ql, eps);
     ops::round_bf16(c, qr.data(), rows * ql);
     ops::project(pool, c, w.wq_b, qr.data(), q.data(), rows);
@@ -40,9 +43,7 @@ void attention_forward(ThreadPool& pool, const ModelConfig& c, const LayerSpec& 
             rope.apply(qh, d, pos[size_t(t)]);
             ops::round_bf16(c, qh, d);
         }
-    // kv = RMSNorm(wkv @ x), rotated.
-    std::vector<float> kv(size_t(rows * d));
-    ops::project(pool, c, w.wkv, x, kv.data(), rows);
+    // kv = RMSNorm(wkv @ x) (projected above), rotated.
     for (int64_t t = 0; t < rows; ++t) {
         float* k = kv.data() + t * d;
         ops::rms_norm(k, w.kv_norm.data(), k, d, eps);
@@ -175,9 +176,11 @@ void attention_forward(ThreadPool& pool, const ModelConfig& c, const LayerSpec& 
     // Grouped output projection: group g (consecutive heads) through its own rows of wo_a.
     const int64_t G = c.o_groups, olr = c.o_lora_rank, gin = H * d / G;
     std::vector<float> oa(size_t(rows * G * olr));
+    std::vector<ops::ProjJob> groups;
     for (int64_t g = 0; g < G; ++g)
-        ops::project(pool, c, w.wo_a, o.data() + g * gin, H * d, oa.data() + g * olr, G * olr, rows, ops::Proj::Bf16,
-                     g * olr, (g + 1) * olr);
+        groups.push_back({&w.wo_a, o.data() + g * gin, H * d, oa.data() + g * olr, G * olr, rows, ops::Proj::Bf16,
+                          g * olr, (g + 1) * olr});
+    ops::project_many(pool, c, groups);  // the groups in one pass of the pool
     ops::project(pool, c, w.wo_b, oa.data(), out, rows);
 }
 

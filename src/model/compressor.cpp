@@ -18,8 +18,9 @@ void compressor_forward(ThreadPool& pool, const ModelConfig& c, const Compressor
     std::vector<float> kv(size_t(total * cd)), gate(size_t(total * cd));
     std::copy(st.buf_kv.begin(), st.buf_kv.begin() + st.buffered * cd, kv.begin());
     std::copy(st.buf_gate.begin(), st.buf_gate.begin() + st.buffered * cd, gate.begin());
-    linear(pool, w.wkv, x, kv.data() + st.buffered * cd, T);
-    linear(pool, w.wgate, x, gate.data() + st.buffered * cd, T);
+    const MatmulJob proj[] = {{&w.wkv, x, w.wkv.in, kv.data() + st.buffered * cd, cd, T},
+                              {&w.wgate, x, w.wgate.in, gate.data() + st.buffered * cd, cd, T}};
+    matmul_batch(pool, proj);  // one pass of the pool for both
     for (int64_t t = 0; t < T; ++t) {
         const float* ape = w.ape.data() + ((pos0 + t) % m) * cd;
         float* g = gate.data() + (st.buffered + t) * cd;

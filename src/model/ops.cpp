@@ -8,25 +8,40 @@
 
 namespace dsv4::ops {
 
+void project_many(ThreadPool& pool, const ModelConfig& c, std::span<const ProjJob> jobs) {
+    const bool off = official(c);
+    std::vector<MatmulJob> mm;
+    std::vector<std::vector<float>> xq(jobs.size());
+    mm.reserve(jobs.size());
+    for (size_t i = 0; i < jobs.size(); ++i) {
+        const ProjJob& j = jobs[i];
+        const Linear& W = *j.W;
+        MatmulJob m{j.W, j.x, j.ldx, j.y, j.ldy, j.T, j.row_begin, j.row_end};
+        const bool quantized_weight = W.format == Linear::Format::FP8 || W.format == Linear::Format::FP4;
+        if (off && j.kind == Proj::Quantized && quantized_weight) {  // rule 1: QDQ8(x, 128) per row
+            xq[i].resize(size_t(j.T * W.in));
+            for (int64_t t = 0; t < j.T; ++t) {
+                std::copy_n(j.x + t * j.ldx, W.in, xq[i].data() + t * W.in);
+                rnd::qdq8(xq[i].data() + t * W.in, W.in, 128);
+            }
+            m.x = xq[i].data();
+            m.ldx = W.in;
+        }
+        mm.push_back(m);
+    }
+    matmul_batch(pool, mm);
+    if (!off) return;
+    for (const ProjJob& j : jobs) {
+        if (j.kind == Proj::F32) continue;
+        const int64_t rows = (j.row_end < 0 ? j.W->out : j.row_end) - j.row_begin;
+        for (int64_t t = 0; t < j.T; ++t) rnd::bf16_inplace(j.y + t * j.ldy, rows);
+    }
+}
+
 void project(ThreadPool& pool, const ModelConfig& c, const Linear& W, const float* x, int64_t ldx, float* y, int64_t ldy,
              int64_t T, Proj kind, int64_t row_begin, int64_t row_end) {
-    if (!official(c) || kind == Proj::F32) {
-        matmul(pool, W, x, ldx, y, ldy, T, row_begin, row_end);
-        return;
-    }
-    const bool quantized_weight = W.format == Linear::Format::FP8 || W.format == Linear::Format::FP4;
-    if (kind == Proj::Quantized && quantized_weight) {
-        std::vector<float> xq(size_t(T * W.in));
-        for (int64_t t = 0; t < T; ++t) {
-            std::copy_n(x + t * ldx, W.in, xq.data() + t * W.in);
-            rnd::qdq8(xq.data() + t * W.in, W.in, 128);
-        }
-        matmul(pool, W, xq.data(), W.in, y, ldy, T, row_begin, row_end);
-    } else {
-        matmul(pool, W, x, ldx, y, ldy, T, row_begin, row_end);
-    }
-    const int64_t rows = (row_end < 0 ? W.out : row_end) - row_begin;
-    for (int64_t t = 0; t < T; ++t) rnd::bf16_inplace(y + t * ldy, rows);
+    const ProjJob job{&W, x, ldx, y, ldy, T, kind, row_begin, row_end};
+    project_many(pool, c, std::span<const ProjJob>(&job, 1));
 }
 
 void hadamard_rotate(float* x, int64_t n) {

@@ -2,6 +2,7 @@
 #pragma once
 #include <cmath>
 #include <cstdint>
+#include <span>
 
 #include "io/config.h"
 #include "kernels/cpu/rounding.h"
@@ -28,6 +29,18 @@ inline void project(ThreadPool& pool, const ModelConfig& c, const Linear& W, con
                     Proj kind = Proj::Quantized) {
     project(pool, c, W, x, W.in, y, W.out, T, kind);
 }
+// Independent projections in one pass of the pool (each as project() computes it).
+struct ProjJob {
+    const Linear* W;
+    const float* x;
+    int64_t ldx;
+    float* y;
+    int64_t ldy;
+    int64_t T;
+    Proj kind = Proj::Quantized;
+    int64_t row_begin = 0, row_end = -1;
+};
+void project_many(ThreadPool& pool, const ModelConfig& c, std::span<const ProjJob> jobs);
 
 // x / sqrt(mean(x^2) + eps), times w if given (dsv4-model.md notation: rms, RMSNorm).
 inline void rms_norm(const float* x, const float* w, float* out, int64_t n, double eps) {

@@ -167,36 +167,60 @@ void check_isa(Isa isa) {
 
 }  // namespace
 
-void matmul(ThreadPool& pool, const Linear& W, const float* x, int64_t ldx, float* y, int64_t ldy, int64_t T,
-            int64_t row_begin, int64_t row_end, Isa isa) {
-    if (row_end < 0) row_end = W.out;
-    const int64_t rows = row_end - row_begin;
-    if (rows <= 0 || T <= 0) return;
+void matmul_batch(ThreadPool& pool, std::span<const MatmulJob> jobs, Isa isa) {
     check_isa(isa);
     const kern::KernelSet* ks = kernels_for(isa);
-    const kern::WView v = view_of(W);
-    // FP4 SIMD kernels read x in their own column order (the order they unpack the codes in).
-    std::vector<float> xp;
-    if (ks && W.format == Linear::Format::FP4 && (ks->fp4_group > 0 || ks->fp4_chunk > 0)) {
-        xp.resize(size_t(T * W.in));
-        kern::permute_x(x, ldx, T, W.in, W.block_in, ks->fp4_chunk, ks->fp4_group, xp.data());
-        x = xp.data();
-        ldx = W.in;
-    }
     // Threads take chunks of 16 rows (one cache line of y per token at each boundary: no false
     // sharing), and only when each gets enough multiply-adds to pay for waking it.
     constexpr int64_t kChunk = 16;
-    const int64_t chunks = (rows + kChunk - 1) / kChunk;
-    const int64_t macs_per_chunk = std::max<int64_t>(1, kChunk * W.in * T);
+    struct Prepared {
+        const MatmulJob* job;
+        kern::WView v;
+        std::vector<float> xp;  // FP4: x in the kernels' column order
+        const float* x;
+        int64_t ldx, r0, r1, first, chunks;
+    };
+    std::vector<Prepared> prep;
+    prep.reserve(jobs.size());
+    int64_t total = 0, macs = 0;
+    for (const auto& j : jobs) {
+        const Linear& W = *j.W;
+        const int64_t r1 = j.row_end < 0 ? W.out : j.row_end;
+        if (r1 <= j.row_begin || j.T <= 0) continue;
+        Prepared p{&j, view_of(W), {}, j.x, j.ldx, j.row_begin, r1, total, (r1 - j.row_begin + kChunk - 1) / kChunk};
+        // FP4 SIMD kernels read x in their own column order (the order they unpack the codes in).
+        if (ks && W.format == Linear::Format::FP4 && (ks->fp4_group > 0 || ks->fp4_chunk > 0)) {
+            p.xp.resize(size_t(j.T * W.in));
+            kern::permute_x(j.x, j.ldx, j.T, W.in, W.block_in, ks->fp4_chunk, ks->fp4_group, p.xp.data());
+            p.x = p.xp.data();
+            p.ldx = W.in;
+        }
+        total += p.chunks;
+        macs += p.chunks * kChunk * W.in * j.T;
+        prep.push_back(std::move(p));
+    }
+    if (total == 0) return;
+    const int64_t macs_per_chunk = std::max<int64_t>(1, macs / total);
     const int64_t grain = std::max<int64_t>(1, (int64_t(1) << 15) / macs_per_chunk);
     pool.parallel_for(
-        chunks,
+        total,
         [&](int64_t cb, int64_t ce) {
             std::vector<float> scratch;
-            const int64_t r0 = row_begin + cb * kChunk, r1 = std::min(row_end, row_begin + ce * kChunk);
-            run_rows(ks, v, W, x, ldx, y + (r0 - row_begin), ldy, T, r0, r1, scratch);
+            for (const auto& p : prep) {
+                const int64_t b = std::max(cb, p.first), e = std::min(ce, p.first + p.chunks);
+                if (b >= e) continue;
+                const int64_t r0 = p.r0 + (b - p.first) * kChunk, r1 = std::min(p.r1, p.r0 + (e - p.first) * kChunk);
+                const MatmulJob& j = *p.job;
+                run_rows(ks, p.v, *j.W, p.x, p.ldx, j.y + (r0 - j.row_begin), j.ldy, j.T, r0, r1, scratch);
+            }
         },
         grain);
+}
+
+void matmul(ThreadPool& pool, const Linear& W, const float* x, int64_t ldx, float* y, int64_t ldy, int64_t T,
+            int64_t row_begin, int64_t row_end, Isa isa) {
+    const MatmulJob job{&W, x, ldx, y, ldy, T, row_begin, row_end};
+    matmul_batch(pool, std::span<const MatmulJob>(&job, 1), isa);
 }
 
 void matmul(ThreadPool& pool, const Linear& W, const float* x, int64_t ldx, float* y, int64_t ldy, int64_t T,

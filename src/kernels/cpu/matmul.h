@@ -7,6 +7,7 @@
 // tile and reuses it across a block of tokens (compute bound).
 #pragma once
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "kernels/cpu/threadpool.h"
@@ -45,6 +46,19 @@ struct KernelInput {
 KernelInput kernel_input(const Linear& W, const float* x, int64_t ldx, int64_t T);
 void matmul_serial(const Linear& W, const KernelInput& in, float* y, int64_t ldy, int64_t T, int64_t row_begin,
                    int64_t row_end);
+
+// Several independent products in one pass of the pool: fewer synchronisations, and the rows of
+// all of them balanced over the threads together. Each job computes what matmul() would.
+struct MatmulJob {
+    const Linear* W;
+    const float* x;
+    int64_t ldx;
+    float* y;
+    int64_t ldy;
+    int64_t T;
+    int64_t row_begin = 0, row_end = -1;
+};
+void matmul_batch(ThreadPool& pool, std::span<const MatmulJob> jobs, Isa isa = best_isa());
 
 // Same as matmul with contiguous rows: x [T, W.in] -> y [T, W.out].
 inline void linear(ThreadPool& pool, const Linear& W, const float* x, float* y, int64_t T) {
