@@ -20,13 +20,12 @@ struct WView {  // a Linear, as the kernels see it
 };
 
 // One ISA's kernels. Rows [r0, r1) of W for T tokens, on the calling thread.
-//  x_layout: FP4 kernels read x in the ISA's own order (see permute_x); other formats plain.
 struct KernelSet {
     const char* name;
-    // FP4 column order of x: full chunks of fp4_chunk columns (only when W.block_in == 32; 0: none)
-    // in the chunk order of permute_x, then full groups of fp4_group columns as [even, odd], then
-    // the rest in natural order.
-    int fp4_chunk, fp4_group;
+    // Some kernels read x in their own column order (the order they unpack packed codes in):
+    // when reorders_x says so, the caller passes x through reorder_x (out: T rows of `in`).
+    bool (*reorders_x)(Fmt fmt, int64_t in, int64_t block_in, int64_t T);
+    void (*reorder_x)(Fmt fmt, const float* x, int64_t ldx, int64_t T, int64_t in, int64_t block_in, float* out);
     // T == 1: y[o - r0] = W[o, :] . x
     void (*gemv)(const WView& W, const float* x, float* y, int64_t r0, int64_t r1);
     // T >= 1: y[t*ldy + o - r0] = W[o, :] . x[t*ldx + :]; scratch holds gemm_scratch(W.in, T) floats.

@@ -188,10 +188,10 @@ void matmul_batch(ThreadPool& pool, std::span<const MatmulJob> jobs, Isa isa) {
         const int64_t r1 = j.row_end < 0 ? W.out : j.row_end;
         if (r1 <= j.row_begin || j.T <= 0) continue;
         Prepared p{&j, view_of(W), {}, j.x, j.ldx, j.row_begin, r1, total, (r1 - j.row_begin + kChunk - 1) / kChunk};
-        // FP4 SIMD kernels read x in their own column order (the order they unpack the codes in).
-        if (ks && W.format == Linear::Format::FP4 && (ks->fp4_group > 0 || ks->fp4_chunk > 0)) {
+        // Some SIMD kernels read x in their own column order (the order they unpack the codes in).
+        if (ks && ks->reorders_x(p.v.fmt, W.in, W.block_in, j.T)) {
             p.xp.resize(size_t(j.T * W.in));
-            kern::permute_x(j.x, j.ldx, j.T, W.in, W.block_in, ks->fp4_chunk, ks->fp4_group, p.xp.data());
+            ks->reorder_x(p.v.fmt, j.x, j.ldx, j.T, W.in, W.block_in, p.xp.data());
             p.x = p.xp.data();
             p.ldx = W.in;
         }
@@ -252,9 +252,10 @@ KernelInput kernel_input(const Linear& W, const float* x, int64_t ldx, int64_t T
     in.x = x;
     in.ldx = ldx;
     const kern::KernelSet* ks = kernels_for(best_isa());
-    if (ks && W.format == Linear::Format::FP4 && (ks->fp4_group > 0 || ks->fp4_chunk > 0)) {
+    const kern::Fmt fmt = kern::Fmt(uint8_t(W.format));
+    if (ks && ks->reorders_x(fmt, W.in, W.block_in, T)) {
         in.buf.resize(size_t(T * W.in));
-        kern::permute_x(x, ldx, T, W.in, W.block_in, ks->fp4_chunk, ks->fp4_group, in.buf.data());
+        ks->reorder_x(fmt, x, ldx, T, W.in, W.block_in, in.buf.data());
         in.x = in.buf.data();
         in.ldx = W.in;
     }

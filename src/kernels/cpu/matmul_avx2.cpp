@@ -4,7 +4,7 @@
 
 namespace dsv4::kern {
 const KernelSet& kernels_avx2() {
-    static constexpr KernelSet k{"avx2", 0, 2 * L, gemv, gemm_scratch, gemm, dots, axpys};
+    static constexpr KernelSet k{"avx2", reorders_x, reorder_x, gemv, gemm_scratch, gemm, dots, axpys};
     return k;
 }
 }  // namespace dsv4::kern

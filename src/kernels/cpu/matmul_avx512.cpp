@@ -4,7 +4,7 @@
 
 namespace dsv4::kern {
 const KernelSet& kernels_avx512() {
-    static constexpr KernelSet k{"avx512", 128, 2 * L, gemv, gemm_scratch, gemm, dots, axpys};
+    static constexpr KernelSet k{"avx512", reorders_x, reorder_x, gemv, gemm_scratch, gemm, dots, axpys};
     return k;
 }
 }  // namespace dsv4::kern
