@@ -85,11 +85,13 @@ std::unique_ptr<Checkpoint> Checkpoint::open(const std::string& dir, LoadMode mo
         throw std::runtime_error(dir + ": no model.safetensors or model.safetensors.index.json");
     }
 
-    if (mode == LoadMode::Auto) {
-        uint64_t total = 0;
-        for (auto& s : shard_names) total += uint64_t(fs::file_size(fs::path(dir) / s));
-        mode = total <= memory_available() / 2 ? LoadMode::Resident : LoadMode::Mapped;
-    }
+    uint64_t total = 0;
+    for (auto& s : shard_names) total += uint64_t(fs::file_size(fs::path(dir) / s));
+    const uint64_t avail = memory_available();
+    if (mode == LoadMode::Auto) mode = total <= avail / 2 ? LoadMode::Resident : LoadMode::Mapped;
+    if (mode == LoadMode::Resident && avail > 0 && total > avail)
+        throw std::runtime_error(dir + ": DSV4_LOAD=read needs " + std::to_string(total >> 20) + " MiB but only " +
+                                 std::to_string(avail >> 20) + " MiB are available (DSV4_LOAD=mmap maps it instead)");
     c->residency_ = mode == LoadMode::Resident ? Residency::Resident : Residency::Mapped;
     for (auto& s : shard_names) {
         auto path = (fs::path(dir) / s).string();
