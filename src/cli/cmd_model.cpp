@@ -8,6 +8,7 @@
 #include "io/safetensors.h"
 #include "io/token_file.h"
 #include "model/model.h"
+#include "runtime/generate.h"
 #include "runtime/sampler.h"
 
 namespace dsv4::cli {
@@ -107,26 +108,19 @@ int cmd_generate(int argc, char** argv) {
 
     auto model = Model::load(model_dir, threads, numerics);
     note_unused(*model);
-    const auto& eos = model->config().eos_token_ids;
+    if (max_new == 0) return 0;
     Sampler sampler(sp);
     auto st = model->new_sequence();
-    std::vector<float> logits;
-    ForwardOptions last_only;
-    last_only.all_logits = false;
-    if (max_new == 0) return 0;
-    // The prompt goes through the cache in chunks, so activations stay bounded for long prompts.
-    for (size_t off = 0; off < prompt.size(); off += size_t(prefill_chunk)) {
-        size_t n = std::min(prompt.size() - off, size_t(prefill_chunk));
-        model->forward(st, std::span<const int32_t>(prompt.data() + off, n), logits, last_only);
-    }
-    for (int64_t i = 0; i < max_new; ++i) {
-        int32_t next = sampler.sample(logits);
-        std::printf(i ? " %d" : "%d", next);
+    GenerateOptions opt;
+    opt.max_new = max_new;
+    opt.prefill_chunk = prefill_chunk;
+    opt.ignore_eos = ignore_eos;
+    bool first = true;
+    generate(*model, st, prompt, sampler, opt, [&](int32_t next, bool) {  // the eos id is printed too
+        std::printf(first ? "%d" : " %d", next);
         std::fflush(stdout);
-        if (!ignore_eos && std::find(eos.begin(), eos.end(), next) != eos.end()) break;
-        if (i + 1 == max_new) break;
-        model->forward(st, std::span<const int32_t>(&next, 1), logits, last_only);
-    }
+        first = false;
+    });
     std::printf("\n");
     return 0;
 }

@@ -12,6 +12,7 @@
 #include "cli/commands.h"
 #include "model/model.h"
 #include "runtime/perplexity.h"
+#include "runtime/generate.h"
 #include "runtime/sampler.h"
 #include "tokenizer/tokenizer.h"
 
@@ -110,24 +111,18 @@ int cmd_run(int argc, char** argv) {
     const auto ids = tok.encode(prompt);  // no BOS: the model was trained on plain text
     if (ids.empty()) throw std::invalid_argument("the prompt is empty");
     auto model = Model::load(dir, threads);
-    const auto& eos = model->config().eos_token_ids;
     Sampler sampler(sp);
     auto st = model->new_sequence();
-    std::vector<float> logits;
-    ForwardOptions last_only;
-    last_only.all_logits = false;
     std::fputs(prompt.c_str(), stdout);
     std::fflush(stdout);
     StreamDecoder dec(tok);
-    if (max_new > 0) model->forward(st, ids, logits, last_only);
-    for (int64_t i = 0; i < max_new; ++i) {
-        const int32_t next = sampler.sample(logits);
-        if (std::find(eos.begin(), eos.end(), next) != eos.end()) break;
+    GenerateOptions opt;
+    opt.max_new = max_new;
+    generate(*model, st, ids, sampler, opt, [&](int32_t next, bool is_eos) {
+        if (is_eos) return;
         std::fputs(dec.push(next).c_str(), stdout);
         std::fflush(stdout);
-        if (i + 1 == max_new) break;
-        model->forward(st, std::span<const int32_t>(&next, 1), logits, last_only);
-    }
+    });
     std::fputs(dec.flush().c_str(), stdout);
     std::fputs("\n", stdout);
     return 0;
