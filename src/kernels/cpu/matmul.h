@@ -3,8 +3,9 @@
 //
 // Kernels: a portable scalar path (the reference) and AVX2 / AVX-512 paths, chosen at run time
 // by CPUID (DSV4_ISA=scalar|avx2|avx512 in the environment caps the choice). T == 1 runs a fused
-// dequantize-and-dot per row (bandwidth bound); T > 1 dequantizes 4 rows at a time into an L1
-// tile and reuses it across a block of tokens (compute bound).
+// dequantize-and-dot per row (bandwidth bound); T > 1 packs blocks of tokens, dequantizes a few
+// rows at a time and broadcasts each weight against vectors of tokens (compute bound); see
+// matmul_simd.inc and bench/README.md "CPU kernels".
 #pragma once
 #include <cstdint>
 #include <span>
