@@ -23,8 +23,8 @@ void attention_forward(ThreadPool& pool, const ModelConfig& c, const LayerSpec& 
     // q = per-head rms(wq_b @ RMSNorm(wq_a @ x)), rotated at its position.
     // wq_a and wkv read the same x: one pass of the pool for both.
     std::vector<float> qa(size_t(rows * ql)), qr(size_t(rows * ql)), q(size_t(rows * H * d)), kv(size_t(rows * d));
-    const ops::ProjJob first[] = {{&w.wq_a, x, w.wq_a.in, qa.data(), ql, rows},
-                                  {&w.wkv, x, w.wkv.in, kv.data(), d, rows}};
+    const ops::ProjJob first[] = {{{&w.wq_a, x, w.wq_a.in, qa.data(), ql, rows}},
+                                  {{&w.wkv, x, w.wkv.in, kv.data(), d, rows}}};
     ops::project_many(pool, c, first);
     for (int64_t t = 0; t < rows; ++t) ops::rms_norm(qa.data() + t * ql, w.q_norm.data(), qr.data() + t * ql, ql, eps);
     ops::round_bf16(c, qr.data(), rows * ql);
@@ -178,8 +178,8 @@ void attention_forward(ThreadPool& pool, const ModelConfig& c, const LayerSpec& 
     std::vector<float> oa(size_t(rows * G * olr));
     std::vector<ops::ProjJob> groups;
     for (int64_t g = 0; g < G; ++g)
-        groups.push_back({&w.wo_a, o.data() + g * gin, H * d, oa.data() + g * olr, G * olr, rows, ops::Proj::Bf16,
-                          g * olr, (g + 1) * olr});
+        groups.push_back({{&w.wo_a, o.data() + g * gin, H * d, oa.data() + g * olr, G * olr, rows, g * olr, (g + 1) * olr},
+                          ops::Proj::Bf16});
     ops::project_many(pool, c, groups);  // the groups in one pass of the pool
     ops::project(pool, c, w.wo_b, oa.data(), out, rows);
 }

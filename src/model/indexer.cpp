@@ -29,8 +29,8 @@ void indexer_select(ThreadPool& pool, const ModelConfig& c, const AttentionWeigh
     const int64_t nI = c.index_n_heads, dI = c.index_head_dim, m = w.indexer.compressor.ratio;
     std::vector<float> q(size_t(T * nI * dI)), hw(size_t(T * nI));
     const ops::ProjJob proj[] = {
-        {&w.indexer.wq_b, qr, w.indexer.wq_b.in, q.data(), nI * dI, T, ops::Proj::Quantized},
-        {&w.indexer.weights_proj, x, w.indexer.weights_proj.in, hw.data(), nI, T, ops::Proj::Bf16}};
+        {{&w.indexer.wq_b, qr, w.indexer.wq_b.in, q.data(), nI * dI, T}, ops::Proj::Quantized},
+        {{&w.indexer.weights_proj, x, w.indexer.weights_proj.in, hw.data(), nI, T}, ops::Proj::Bf16}};
     ops::project_many(pool, c, proj);  // one pass of the pool for both
     const float wscale = 1.0f / std::sqrt(float(nI)), sscale = 1.0f / std::sqrt(float(dI));
     const bool official = ops::official(c);

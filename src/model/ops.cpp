@@ -14,11 +14,11 @@ void project_many(ThreadPool& pool, const ModelConfig& c, std::span<const ProjJo
     std::vector<std::vector<float>> xq(jobs.size());
     mm.reserve(jobs.size());
     for (size_t i = 0; i < jobs.size(); ++i) {
-        const ProjJob& j = jobs[i];
+        const MatmulJob& j = jobs[i].mm;
         const Linear& W = *j.W;
-        MatmulJob m{j.W, j.x, j.ldx, j.y, j.ldy, j.T, j.row_begin, j.row_end};
+        MatmulJob m = j;
         const bool quantized_weight = W.format == Linear::Format::FP8 || W.format == Linear::Format::FP4;
-        if (off && j.kind == Proj::Quantized && quantized_weight) {  // rule 1: QDQ8(x, 128) per row
+        if (off && jobs[i].kind == Proj::Quantized && quantized_weight) {  // rule 1: QDQ8(x, 128) per row
             xq[i].resize(size_t(j.T * W.in));
             for (int64_t t = 0; t < j.T; ++t) {
                 std::copy_n(j.x + t * j.ldx, W.in, xq[i].data() + t * W.in);
@@ -31,8 +31,9 @@ void project_many(ThreadPool& pool, const ModelConfig& c, std::span<const ProjJo
     }
     matmul_batch(pool, mm);
     if (!off) return;
-    for (const ProjJob& j : jobs) {
-        if (j.kind == Proj::F32) continue;
+    for (const ProjJob& pj : jobs) {
+        if (pj.kind == Proj::F32) continue;
+        const MatmulJob& j = pj.mm;
         const int64_t rows = (j.row_end < 0 ? j.W->out : j.row_end) - j.row_begin;
         for (int64_t t = 0; t < j.T; ++t) rnd::bf16_inplace(j.y + t * j.ldy, rows);
     }
@@ -40,7 +41,7 @@ void project_many(ThreadPool& pool, const ModelConfig& c, std::span<const ProjJo
 
 void project(ThreadPool& pool, const ModelConfig& c, const Linear& W, const float* x, int64_t ldx, float* y, int64_t ldy,
              int64_t T, Proj kind, int64_t row_begin, int64_t row_end) {
-    const ProjJob job{&W, x, ldx, y, ldy, T, kind, row_begin, row_end};
+    const ProjJob job{{&W, x, ldx, y, ldy, T, row_begin, row_end}, kind};
     project_many(pool, c, std::span<const ProjJob>(&job, 1));
 }
 

@@ -5,6 +5,7 @@
 #include <span>
 
 #include "io/config.h"
+#include "kernels/cpu/matmul.h"
 #include "kernels/cpu/rounding.h"
 #include "kernels/cpu/threadpool.h"
 #include "model/weights.h"
@@ -29,16 +30,11 @@ inline void project(ThreadPool& pool, const ModelConfig& c, const Linear& W, con
                     Proj kind = Proj::Quantized) {
     project(pool, c, W, x, W.in, y, W.out, T, kind);
 }
-// Independent projections in one pass of the pool (each as project() computes it).
+// Independent projections in one pass of the pool (each as project() computes it): a product
+// (kernels/cpu/matmul.h MatmulJob) and how it rounds.
 struct ProjJob {
-    const Linear* W;
-    const float* x;
-    int64_t ldx;
-    float* y;
-    int64_t ldy;
-    int64_t T;
+    MatmulJob mm;
     Proj kind = Proj::Quantized;
-    int64_t row_begin = 0, row_end = -1;
 };
 void project_many(ThreadPool& pool, const ModelConfig& c, std::span<const ProjJob> jobs);
 
