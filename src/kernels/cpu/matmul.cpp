@@ -160,6 +160,21 @@ void run_rows(const kern::KernelSet* ks, const kern::WView& v, const Linear& W, 
     ks->gemm(v, x, ldx, y, ldy, T, r0, r1, gemm_buf.data());
 }
 
+// x as the kernel set `ks` reads it for W (reordered into in.buf when it asks for that).
+KernelInput input_for(const kern::KernelSet* ks, const Linear& W, const float* x, int64_t ldx, int64_t T) {
+    KernelInput in;
+    in.x = x;
+    in.ldx = ldx;
+    const kern::Fmt fmt = kern::Fmt(uint8_t(W.format));
+    if (ks && ks->reorders_x(fmt, W.in, W.block_in, T)) {
+        in.buf.resize(size_t(T * W.in));
+        ks->reorder_x(fmt, x, ldx, T, W.in, W.block_in, in.buf.data());
+        in.x = in.buf.data();
+        in.ldx = W.in;
+    }
+    return in;
+}
+
 void check_isa(Isa isa) {
     if (!isa_supported(isa))
         throw std::runtime_error(std::string("matmul: this CPU lacks the ") + isa_name(isa) + " instructions");
@@ -176,9 +191,8 @@ void matmul_batch(ThreadPool& pool, std::span<const MatmulJob> jobs, Isa isa) {
     struct Prepared {
         const MatmulJob* job;
         kern::WView v;
-        std::vector<float> xp;  // FP4: x in the kernels' column order
-        const float* x;
-        int64_t ldx, r0, r1, first, chunks;
+        KernelInput in;  // x as the kernels read it
+        int64_t r0, r1, first, chunks;
     };
     std::vector<Prepared> prep;
     prep.reserve(jobs.size());
@@ -187,14 +201,8 @@ void matmul_batch(ThreadPool& pool, std::span<const MatmulJob> jobs, Isa isa) {
         const Linear& W = *j.W;
         const int64_t r1 = j.row_end < 0 ? W.out : j.row_end;
         if (r1 <= j.row_begin || j.T <= 0) continue;
-        Prepared p{&j, view_of(W), {}, j.x, j.ldx, j.row_begin, r1, total, (r1 - j.row_begin + kChunk - 1) / kChunk};
-        // Some SIMD kernels read x in their own column order (the order they unpack the codes in).
-        if (ks && ks->reorders_x(p.v.fmt, W.in, W.block_in, j.T)) {
-            p.xp.resize(size_t(j.T * W.in));
-            ks->reorder_x(p.v.fmt, j.x, j.ldx, j.T, W.in, W.block_in, p.xp.data());
-            p.x = p.xp.data();
-            p.ldx = W.in;
-        }
+        Prepared p{&j, view_of(W), input_for(ks, W, j.x, j.ldx, j.T), j.row_begin, r1, total,
+                   (r1 - j.row_begin + kChunk - 1) / kChunk};
         total += p.chunks;
         macs += p.chunks * kChunk * W.in * j.T;
         prep.push_back(std::move(p));
@@ -211,7 +219,7 @@ void matmul_batch(ThreadPool& pool, std::span<const MatmulJob> jobs, Isa isa) {
                 if (b >= e) continue;
                 const int64_t r0 = p.r0 + (b - p.first) * kChunk, r1 = std::min(p.r1, p.r0 + (e - p.first) * kChunk);
                 const MatmulJob& j = *p.job;
-                run_rows(ks, p.v, *j.W, p.x, p.ldx, j.y + (r0 - j.row_begin), j.ldy, j.T, r0, r1, scratch);
+                run_rows(ks, p.v, *j.W, p.in.x, p.in.ldx, j.y + (r0 - j.row_begin), j.ldy, j.T, r0, r1, scratch);
             }
         },
         grain);
@@ -248,18 +256,7 @@ void attn_axpys(const float* p, int64_t ldp, int64_t H, const float* const* v, i
 }
 
 KernelInput kernel_input(const Linear& W, const float* x, int64_t ldx, int64_t T) {
-    KernelInput in;
-    in.x = x;
-    in.ldx = ldx;
-    const kern::KernelSet* ks = kernels_for(best_isa());
-    const kern::Fmt fmt = kern::Fmt(uint8_t(W.format));
-    if (ks && ks->reorders_x(fmt, W.in, W.block_in, T)) {
-        in.buf.resize(size_t(T * W.in));
-        ks->reorder_x(fmt, x, ldx, T, W.in, W.block_in, in.buf.data());
-        in.x = in.buf.data();
-        in.ldx = W.in;
-    }
-    return in;
+    return input_for(kernels_for(best_isa()), W, x, ldx, T);
 }
 
 void matmul_serial(const Linear& W, const KernelInput& in, float* y, int64_t ldy, int64_t T, int64_t row_begin,
