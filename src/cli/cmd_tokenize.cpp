@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "io/json_file.h"
 #include "tokenizer/tokenizer.h"
 
 namespace dsv4::cli {
@@ -22,23 +23,6 @@ namespace dsv4::cli {
 namespace {
 
 using nlohmann::json;
-
-std::string read_all(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    if (!f) throw std::runtime_error(path + ": cannot open input file");
-    std::ostringstream ss;
-    ss << f.rdbuf();
-    if (f.bad()) throw std::runtime_error(path + ": read error");
-    return ss.str();
-}
-
-json read_json(const std::string& path) {
-    try {
-        return json::parse(read_all(path));
-    } catch (const json::parse_error& e) {
-        throw std::runtime_error(path + ": not valid JSON: " + e.what());
-    }
-}
 
 void write_json(const std::string& path, const json& j) {
     std::ofstream f(path, std::ios::binary | std::ios::trunc);
@@ -92,7 +76,7 @@ int cmd_tokenize(int argc, char** argv) {
         std::cout << json(tok.encode(*text)).dump() << '\n';
         return 0;
     }
-    const json in = read_json(*input);
+    const json in = read_json_file(*input, "input file");
     if (!in.is_array()) throw std::runtime_error(*input + ": expected a JSON array of strings");
     json result = json::array();
     for (size_t i = 0; i < in.size(); ++i) {
@@ -130,7 +114,7 @@ int cmd_detokenize(int argc, char** argv) {
         std::cout << decode_checked(tok, parse_ids(ids, tok, "--text"), "--text") << '\n';
         return 0;
     }
-    const json in = read_json(*input);
+    const json in = read_json_file(*input, "input file");
     if (!in.is_array()) throw std::runtime_error(*input + ": expected a JSON array of arrays of token ids");
     json result = json::array();
     for (size_t i = 0; i < in.size(); ++i) {

@@ -59,31 +59,26 @@ std::string Metrics::prometheus() const {
     auto head = [&](const char* name, const char* type, const char* help) {
         o << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n';
     };
+    // A metric with one unlabelled sample.
+    auto single = [&](const char* name, const char* type, const char* help, auto value) {
+        head(name, type, help);
+        o << name << ' ' << value << '\n';
+    };
     head("dsv4_requests_total", "counter", "HTTP requests answered, by endpoint and status.");
     for (const auto& [k, v] : requests_)
         o << "dsv4_requests_total{endpoint=\"" << k.first << "\",status=\"" << k.second << "\"} " << v << '\n';
-    head("dsv4_requests_cancelled_total", "counter", "Generations cancelled because the client went away.");
-    o << "dsv4_requests_cancelled_total " << cancelled_ << '\n';
-    head("dsv4_requests_rejected_total", "counter", "Requests refused because the queue was full.");
-    o << "dsv4_requests_rejected_total " << rejected_ << '\n';
-    head("dsv4_prompt_tokens_total", "counter", "Prompt tokens prefilled.");
-    o << "dsv4_prompt_tokens_total " << prompt_tokens_ << '\n';
-    head("dsv4_generation_tokens_total", "counter", "Tokens generated.");
-    o << "dsv4_generation_tokens_total " << generated_tokens_ << '\n';
-    head("dsv4_queue_depth", "gauge", "Requests waiting for a batch slot.");
-    o << "dsv4_queue_depth " << queue_depth_ << '\n';
-    head("dsv4_active_sequences", "gauge", "Sequences in the running batch.");
-    o << "dsv4_active_sequences " << active_ << '\n';
-    head("dsv4_batch_size", "gauge", "Sequences in the last forward step.");
-    o << "dsv4_batch_size " << last_batch_ << '\n';
+    single("dsv4_requests_cancelled_total", "counter", "Generations cancelled because the client went away.", cancelled_);
+    single("dsv4_requests_rejected_total", "counter", "Requests refused because the queue was full.", rejected_);
+    single("dsv4_prompt_tokens_total", "counter", "Prompt tokens prefilled.", prompt_tokens_);
+    single("dsv4_generation_tokens_total", "counter", "Tokens generated.", generated_tokens_);
+    single("dsv4_queue_depth", "gauge", "Requests waiting for a batch slot.", queue_depth_);
+    single("dsv4_active_sequences", "gauge", "Sequences in the running batch.", active_);
+    single("dsv4_batch_size", "gauge", "Sequences in the last forward step.", last_batch_);
     head("dsv4_step_sequences", "summary", "Sequences per forward step.");
     o << "dsv4_step_sequences_sum " << step_sequences_ << "\ndsv4_step_sequences_count " << steps_ << '\n';
-    head("dsv4_step_tokens_total", "counter", "Tokens (prefill + decode) through forward steps.");
-    o << "dsv4_step_tokens_total " << step_tokens_ << '\n';
-    head("dsv4_step_seconds_total", "counter", "Time spent in forward steps.");
-    o << "dsv4_step_seconds_total " << step_seconds_ << '\n';
-    head("dsv4_decode_tokens_per_second", "gauge", "Decode throughput (smoothed over steps).");
-    o << "dsv4_decode_tokens_per_second " << decode_tps_ << '\n';
+    single("dsv4_step_tokens_total", "counter", "Tokens (prefill + decode) through forward steps.", step_tokens_);
+    single("dsv4_step_seconds_total", "counter", "Time spent in forward steps.", step_seconds_);
+    single("dsv4_decode_tokens_per_second", "gauge", "Decode throughput (smoothed over steps).", decode_tps_);
     head("dsv4_time_to_first_token_seconds", "histogram", "From request accepted to first token.");
     for (size_t i = 0; i < kTtftBuckets.size(); ++i)
         o << "dsv4_time_to_first_token_seconds_bucket{le=\"" << kTtftBuckets[i] << "\"} " << ttft_buckets_[i] << '\n';
