@@ -39,15 +39,10 @@ void moe_route(ThreadPool& pool, const ModelConfig& c, const LayerSpec& spec, co
 
 namespace {
 
-// Row chunk of the experts' products: 256 rows keeps each chunk's weight read (>= 128 KB) long
-// enough for the prefetcher to stream while giving the threads enough chunks to balance.
-constexpr int64_t kExpertChunk = 256;
-
 // The experts of one MoE call (routed ones on their tokens, the shared one on all), run together:
-// every w1/w3 row chunk of every expert in one parallel pass, the SwiGLU, then every w2 chunk in
-// a second pass. Two pool calls per layer instead of three per expert, and the threads stay
-// balanced however few tokens each expert has (decode: one). Each product is computed by the
-// same kernels as a pooled matmul, so results do not depend on the grouping.
+// every expert's w1 and w3 products in one matmul_batch, the SwiGLU, then every w2 in a second
+// one. Two pool passes per layer instead of three per expert, and the threads stay balanced
+// however few tokens each expert has (decode: one).
 struct ExpertTask {
     const ExpertWeights* w;
     const float* x;  // [n, D]
@@ -55,7 +50,6 @@ struct ExpertTask {
     float* out;      // [n, D]
     const float* gate = nullptr;  // official numerics: per-row routing weights applied before w2
     std::vector<float> h1, h3, xq;
-    KernelInput in, in3;  // x (phase 1: w1, w3) or h1 (phase 2) as the kernels read it, once per expert
 };
 
 bool quantized(const Linear& W) { return W.format == Linear::Format::FP8 || W.format == Linear::Format::FP4; }
@@ -74,30 +68,16 @@ void run_experts(ThreadPool& pool, const ModelConfig& c, std::vector<ExpertTask>
                 qdq8_rows(t.xq.data(), t.n, t.w->w1.in);
                 t.x = t.xq.data();
             }
-    // phase 1: h1 = w1 x, h3 = w3 x
-    // (task, first row); a first row >= I stands for row (first row - I) of w3
-    std::vector<std::pair<size_t, int64_t>> chunks;
-    for (size_t i = 0; i < tasks.size(); ++i) {
-        auto& t = tasks[i];
+    // phase 1: h1 = w1 x, h3 = w3 x, every expert's two products in one pass of the pool
+    std::vector<MatmulJob> jobs;
+    for (auto& t : tasks) {
         const int64_t I = t.w->w1.out;
         t.h1.resize(size_t(t.n * I));
         t.h3.resize(size_t(t.n * I));
-        t.in = kernel_input(t.w->w1, t.x, t.w->w1.in, t.n);
-        const Linear &w1 = t.w->w1, &w3 = t.w->w3;
-        if (w3.format != w1.format || w3.block_in != w1.block_in) t.in3 = kernel_input(w3, t.x, w3.in, t.n);
-        for (int64_t r = 0; r < I; r += kExpertChunk) chunks.emplace_back(i, r), chunks.emplace_back(i, I + r);
+        jobs.push_back({&t.w->w1, t.x, t.w->w1.in, t.h1.data(), I, t.n});
+        jobs.push_back({&t.w->w3, t.x, t.w->w3.in, t.h3.data(), I, t.n});
     }
-    pool.parallel_for(int64_t(chunks.size()), [&](int64_t b, int64_t e) {
-        for (int64_t j = b; j < e; ++j) {
-            auto& t = tasks[chunks[size_t(j)].first];
-            const int64_t I = t.w->w1.out, r = chunks[size_t(j)].second;
-            const bool up = r >= I;
-            const Linear& W = up ? t.w->w3 : t.w->w1;
-            const int64_t r0 = up ? r - I : r, r1 = std::min(I, r0 + kExpertChunk);
-            float* h = up ? t.h3.data() : t.h1.data();
-            matmul_serial(W, up && t.in3.x ? t.in3 : t.in, h + r0, I, t.n, r0, r1);
-        }
-    });
+    matmul_batch(pool, jobs);
     // SwiGLU. Official numerics (rule 6): w1/w3 outputs bf16; clamp, silu and product in fp32,
     // times the routing weight BEFORE w2 (so it enters w2's input quantization), stored bf16.
     const float L = float(c.swiglu_limit);
@@ -119,19 +99,10 @@ void run_experts(ThreadPool& pool, const ModelConfig& c, std::vector<ExpertTask>
         ops::round_bf16(c, t.h1.data(), int64_t(t.h1.size()));
         if (official && quantized(t.w->w2)) qdq8_rows(t.h1.data(), t.n, I);
     }
-    // phase 2: out = w2 h
-    for (auto& t : tasks) t.in = kernel_input(t.w->w2, t.h1.data(), t.w->w2.in, t.n);
-    chunks.clear();
-    for (size_t i = 0; i < tasks.size(); ++i)
-        for (int64_t r = 0; r < tasks[i].w->w2.out; r += kExpertChunk) chunks.emplace_back(i, r);
-    pool.parallel_for(int64_t(chunks.size()), [&](int64_t b, int64_t e) {
-        for (int64_t j = b; j < e; ++j) {
-            auto& t = tasks[chunks[size_t(j)].first];
-            const Linear& W = t.w->w2;
-            const int64_t r0 = chunks[size_t(j)].second, r1 = std::min(W.out, r0 + kExpertChunk);
-            matmul_serial(W, t.in, t.out + r0, W.out, t.n, r0, r1);
-        }
-    });
+    // phase 2: out = w2 h, all experts in one pass
+    jobs.clear();
+    for (auto& t : tasks) jobs.push_back({&t.w->w2, t.h1.data(), t.w->w2.in, t.out, t.w->w2.out, t.n});
+    matmul_batch(pool, jobs);
     for (auto& t : tasks) ops::round_bf16(c, t.out, t.n * t.w->w2.out);
 }
 
@@ -174,11 +145,11 @@ void moe_forward(ThreadPool& pool, const ModelConfig& c, const LayerSpec& spec, 
     }
     for (size_t i = 0; i < which.size(); ++i)
         tasks.push_back({&w.experts[size_t(which[i])], xs[i].data(), int64_t(routed[size_t(which[i])].size()), ys[i].data(),
-                         official ? gs[i].data() : nullptr, {}, {}, {}, {}, {}});
+                         official ? gs[i].data() : nullptr, {}, {}, {}});
     std::vector<float> shared_out;
     if (w.has_shared) {
         shared_out.resize(size_t(T * D));
-        tasks.push_back({&w.shared, x, T, shared_out.data(), nullptr, {}, {}, {}, {}, {}});
+        tasks.push_back({&w.shared, x, T, shared_out.data(), nullptr, {}, {}, {}});
     }
     run_experts(pool, c, tasks);
     for (size_t i = 0; i < which.size(); ++i) {

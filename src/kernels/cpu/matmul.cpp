@@ -160,9 +160,14 @@ void run_rows(const kern::KernelSet* ks, const kern::WView& v, const Linear& W, 
     ks->gemm(v, x, ldx, y, ldy, T, r0, r1, gemm_buf.data());
 }
 
-// x as the kernel set `ks` reads it for W (reordered into in.buf when it asks for that).
-KernelInput input_for(const kern::KernelSet* ks, const Linear& W, const float* x, int64_t ldx, int64_t T) {
-    KernelInput in;
+// x as the kernel set `ks` reads it for W (reordered into buf when it asks for that).
+struct Input {
+    std::vector<float> buf;
+    const float* x;
+    int64_t ldx;
+};
+Input input_for(const kern::KernelSet* ks, const Linear& W, const float* x, int64_t ldx, int64_t T) {
+    Input in;
     in.x = x;
     in.ldx = ldx;
     const kern::Fmt fmt = kern::Fmt(uint8_t(W.format));
@@ -191,25 +196,36 @@ void matmul_batch(ThreadPool& pool, std::span<const MatmulJob> jobs, Isa isa) {
     struct Prepared {
         const MatmulJob* job;
         kern::WView v;
-        KernelInput in;  // x as the kernels read it
+        const Input* in;  // x as the kernels read it
         int64_t r0, r1, first, chunks;
     };
     std::vector<Prepared> prep;
+    std::vector<Input> inputs;  // one per distinct (x, layout): w1 and w3 of an expert share theirs
     prep.reserve(jobs.size());
-    int64_t total = 0, macs = 0;
+    inputs.reserve(jobs.size());
+    int64_t total = 0, macs = 0, max_T = 0;
     for (const auto& j : jobs) {
         const Linear& W = *j.W;
         const int64_t r1 = j.row_end < 0 ? W.out : j.row_end;
         if (r1 <= j.row_begin || j.T <= 0) continue;
-        Prepared p{&j, view_of(W), input_for(ks, W, j.x, j.ldx, j.T), j.row_begin, r1, total,
-                   (r1 - j.row_begin + kChunk - 1) / kChunk};
+        const Input* in = nullptr;
+        if (!prep.empty()) {
+            const MatmulJob& q = *prep.back().job;
+            if (q.x == j.x && q.ldx == j.ldx && q.T == j.T && q.W->format == W.format && q.W->in == W.in &&
+                q.W->block_in == W.block_in)
+                in = prep.back().in;
+        }
+        if (!in) in = &inputs.emplace_back(input_for(ks, W, j.x, j.ldx, j.T));
+        Prepared p{&j, view_of(W), in, j.row_begin, r1, total, (r1 - j.row_begin + kChunk - 1) / kChunk};
         total += p.chunks;
+        max_T = std::max(max_T, j.T);
         macs += p.chunks * kChunk * W.in * j.T;
         prep.push_back(std::move(p));
     }
     if (total == 0) return;
     const int64_t macs_per_chunk = std::max<int64_t>(1, macs / total);
-    const int64_t grain = std::max<int64_t>(1, (int64_t(1) << 15) / macs_per_chunk);
+    // A GEMM range packs its tokens first: at least 128 rows per range keeps that below ~2%.
+    const int64_t grain = std::max<int64_t>(max_T > 1 ? 8 : 1, (int64_t(1) << 15) / macs_per_chunk);
     pool.parallel_for(
         total,
         [&](int64_t cb, int64_t ce) {
@@ -219,7 +235,7 @@ void matmul_batch(ThreadPool& pool, std::span<const MatmulJob> jobs, Isa isa) {
                 if (b >= e) continue;
                 const int64_t r0 = p.r0 + (b - p.first) * kChunk, r1 = std::min(p.r1, p.r0 + (e - p.first) * kChunk);
                 const MatmulJob& j = *p.job;
-                run_rows(ks, p.v, *j.W, p.in.x, p.in.ldx, j.y + (r0 - j.row_begin), j.ldy, j.T, r0, r1, scratch);
+                run_rows(ks, p.v, *j.W, p.in->x, p.in->ldx, j.y + (r0 - j.row_begin), j.ldy, j.T, r0, r1, scratch);
             }
         },
         grain);
@@ -255,21 +271,14 @@ void attn_axpys(const float* p, int64_t ldp, int64_t H, const float* const* v, i
         }
 }
 
-KernelInput kernel_input(const Linear& W, const float* x, int64_t ldx, int64_t T) {
-    return input_for(kernels_for(best_isa()), W, x, ldx, T);
-}
-
-void matmul_serial(const Linear& W, const KernelInput& in, float* y, int64_t ldy, int64_t T, int64_t row_begin,
+void matmul_serial(const Linear& W, const float* x, int64_t ldx, float* y, int64_t ldy, int64_t T, int64_t row_begin,
                    int64_t row_end) {
     if (row_end < 0) row_end = W.out;
     if (row_end <= row_begin || T <= 0) return;
+    const kern::KernelSet* ks = kernels_for(best_isa());
+    const Input in = input_for(ks, W, x, ldx, T);
     std::vector<float> scratch;
-    run_rows(kernels_for(best_isa()), view_of(W), W, in.x, in.ldx, y, ldy, T, row_begin, row_end, scratch);
-}
-
-void matmul_serial(const Linear& W, const float* x, int64_t ldx, float* y, int64_t ldy, int64_t T, int64_t row_begin,
-                   int64_t row_end) {
-    matmul_serial(W, kernel_input(W, x, ldx, T), y, ldy, T, row_begin, row_end);
+    run_rows(ks, view_of(W), W, in.x, in.ldx, y, ldy, T, row_begin, row_end, scratch);
 }
 
 }  // namespace dsv4

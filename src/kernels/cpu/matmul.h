@@ -36,18 +36,6 @@ void matmul(ThreadPool& pool, const Linear& W, const float* x, int64_t ldx, floa
 void matmul_serial(const Linear& W, const float* x, int64_t ldx, float* y, int64_t ldy, int64_t T,
                    int64_t row_begin = 0, int64_t row_end = -1);
 
-// x as W's kernels read it (FP4 kernels take the columns in their own order). A caller that splits
-// one product into many matmul_serial calls on the same x converts it once; the result is valid
-// for every matrix with W's format, width and block width.
-struct KernelInput {
-    std::vector<float> buf;  // the reordered x, when the kernels need one
-    const float* x = nullptr;
-    int64_t ldx = 0;
-};
-KernelInput kernel_input(const Linear& W, const float* x, int64_t ldx, int64_t T);
-void matmul_serial(const Linear& W, const KernelInput& in, float* y, int64_t ldy, int64_t T, int64_t row_begin,
-                   int64_t row_end);
-
 // Several independent products in one pass of the pool: fewer synchronisations, and the rows of
 // all of them balanced over the threads together. Each job computes what matmul() would.
 struct MatmulJob {
