@@ -31,7 +31,8 @@ float fma_scalar(int64_t iters) {
     float a[8] = {1, 2, 3, 4, 5, 6, 7, 8};
     for (int64_t i = 0; i < iters; ++i)
         for (int k = 0; k < 8; ++k) a[k] = a[k] * 0.999f + 0.001f;
-    return a[0] + a[7];
+    // every chain feeds the result, or the compiler drops the ones that do not
+    return a[0] + a[1] + a[2] + a[3] + a[4] + a[5] + a[6] + a[7];
 }
 
 #if defined(__x86_64__)
@@ -77,8 +78,12 @@ __attribute__((target("avx2,fma"))) float fma_avx2(int64_t iters) {
     for (int64_t i = 0; i < iters; ++i)
 #pragma GCC unroll 12
         for (int k = 0; k < 12; ++k) a[k] = _mm256_fmadd_ps(a[k], m, c);
+    // every chain feeds the result: with only a[0] read, the compiler dropped the other 11 and
+    // the "peak" was one dependent FMA per latency counted as 12
+    __m256 s = a[0];
+    for (int k = 1; k < 12; ++k) s = _mm256_add_ps(s, a[k]);
     float o[8];
-    _mm256_storeu_ps(o, a[0]);
+    _mm256_storeu_ps(o, s);
     return o[0] + o[7];
 }
 #endif
