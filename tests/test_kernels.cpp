@@ -23,6 +23,7 @@ TEST(Kernels, EverySimdPathMatchesScalarOnRandomShapes) {
         {F::F16, 19, 77, false},  {F::F16, 40, 512, false},  {F::FP8, 5, 100, false},   {F::FP8, 130, 300, false},
         {F::FP8, 257, 384, false}, {F::FP8, 33, 260, true}, {F::FP4, 3, 32, false},    {F::FP4, 45, 2 * 161, false},
         {F::FP4, 70, 1024, false}, {F::FP4, 17, 96, true},  {F::FP4, 9, 18, false},    {F::BF16, 1, 8, false},
+        {F::BF16, 23, 40, false},  // AVX2 gemv: two [even, odd] pair groups, then 8 columns in order
     };
     std::vector<Isa> isas;
     for (Isa i : {Isa::Avx2, Isa::Avx512})

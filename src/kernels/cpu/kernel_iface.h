@@ -43,24 +43,23 @@ struct KernelSet {
 // Helpers with internal linkage: each unit gets its own copy, built with its own flags.
 namespace {
 
-// x in a kernel set's FP4 order. A 128-column chunk (MXFP4: 4 blocks of 32, 64 bytes) is read
-// as 16 dwords of 8 codes each, and vector k (k < 8) of the chunk holds code k of every dword:
-// chunk position 16k + i holds column 8i + k. Then each full group of `group` columns as [even
-// columns, odd columns] (the low and high nibbles of its bytes); a partial last group keeps its
-// order.
+// MXFP4 columns [0, fp4_chunk_cols) are read in whole chunks of `chunk` columns (blocks of 32).
 inline int64_t fp4_chunk_cols(int64_t in, int64_t block_in, int chunk) {
     return chunk > 0 && block_in == 32 ? in / chunk * chunk : 0;
 }
-inline void permute_x(const float* x, int64_t ldx, int64_t T, int64_t in, int64_t block_in, int chunk, int group,
-                      float* out) {
-    const int64_t cend = fp4_chunk_cols(in, block_in, chunk);
+// x in a kernel set's order. Columns [0, cend) in chunks of `chunk` (FP4: 128 for AVX-512, 64 for
+// AVX2): position p of a chunk holds column chunk_col[p] of it, the order in which
+// that set unpacks the chunk's codes (matmul_simd.inc says how). After them, each full group of
+// `group` columns as [even columns, odd columns] (the low and high nibbles of FP4 bytes; the two
+// halves of BF16 pairs); the rest keeps its order.
+inline void permute_x(const float* x, int64_t ldx, int64_t T, int64_t in, int64_t cend, int chunk,
+                      const uint8_t* chunk_col, int group, float* out) {
     const int64_t gend = group > 0 ? cend + (in - cend) / group * group : cend;
     for (int64_t t = 0; t < T; ++t) {
         const float* s = x + t * ldx;
         float* d = out + t * in;
         for (int64_t c = 0; c < cend; c += chunk)
-            for (int k = 0; k < 8; ++k)
-                for (int i = 0; i < chunk / 8; ++i) d[c + (chunk / 8) * k + i] = s[c + 8 * i + k];
+            for (int p = 0; p < chunk; ++p) d[c + p] = s[c + chunk_col[p]];
         for (int64_t g = cend; g < gend; g += group)
             for (int j = 0; j < group / 2; ++j) {
                 d[g + j] = s[g + 2 * j];
