@@ -24,6 +24,7 @@ TEST(Kernels, EverySimdPathMatchesScalarOnRandomShapes) {
         {F::FP8, 257, 384, false}, {F::FP8, 33, 260, true}, {F::FP4, 3, 32, false},    {F::FP4, 45, 2 * 161, false},
         {F::FP4, 70, 1024, false}, {F::FP4, 17, 96, true},  {F::FP4, 9, 18, false},    {F::BF16, 1, 8, false},
         {F::BF16, 23, 40, false},  // AVX2 gemv: two [even, odd] pair groups, then 8 columns in order
+        {F::FP8, 21, 96, true},    // AVX2 gemv: 32-column FP8 chunks, one partial scale block
     };
     std::vector<Isa> isas;
     for (Isa i : {Isa::Avx2, Isa::Avx512})
@@ -113,6 +114,53 @@ TEST(Kernels, Fp4ZeroScaleBytesMatchScalar) {
             if (!isa_supported(isa)) continue;
             matmul(pool, W.L, x.data(), W.L.in, y.data(), 70, T, 0, 70, isa);
             for (size_t i = 0; i < y.size(); ++i) ASSERT_NEAR(y[i], ref[i], 1e-4f * (1 + std::fabs(ref[i]))) << isa_name(isa) << " " << i;
+        }
+    }
+}
+
+// The AVX2 FP8 gemv reads x times 2^K (K = 120 unless some |x| >= 2^7; 0 with an Inf or NaN):
+// large, tiny and non-finite activations must give what the scalar path gives.
+TEST(Kernels, Fp8GemvExtremeActivationsMatchScalar) {
+    std::mt19937 g(21);
+    ThreadPool pool(2);
+    std::normal_distribution<float> nd;
+    for (bool f32_scale : {false, true}) {
+        auto W = random_linear(Linear::Format::FP8, 37, 512, g(), f32_scale);
+        std::vector<float> dense(size_t(37 * 512));
+        for (int64_t o = 0; o < 37; ++o) dequant_row(W.L, o, dense.data() + o * 512);
+        for (float mag : {1.0f, 0x1p7f, 0x1p40f, 0x1p90f, 0x1p-60f}) {
+            std::vector<float> x(512);
+            for (auto& v : x) v = nd(g) * mag;
+            std::vector<float> ref(37), y(37);
+            matmul(pool, W.L, x.data(), 512, ref.data(), 37, 1, 0, 37, Isa::Scalar);
+            for (Isa isa : {Isa::Avx2, Isa::Avx512}) {
+                if (!isa_supported(isa)) continue;
+                matmul(pool, W.L, x.data(), 512, y.data(), 37, 1, 0, 37, isa);
+                for (int64_t o = 0; o < 37; ++o) {
+                    double bound = 0;
+                    for (int64_t i = 0; i < 512; ++i) bound += std::fabs(double(dense[size_t(o * 512 + i)]) * x[size_t(i)]);
+                    ASSERT_TRUE(std::isfinite(y[size_t(o)])) << isa_name(isa) << " |x| ~ " << mag << " row " << o;
+                    ASSERT_NEAR(y[size_t(o)], ref[size_t(o)], 1e-6 * bound) << isa_name(isa) << " |x| ~ " << mag << " row " << o;
+                }
+            }
+        }
+        for (float bad : {INFINITY, -INFINITY, NAN}) {
+            std::vector<float> x(512);
+            for (auto& v : x) v = nd(g);
+            x[300] = bad;
+            std::vector<float> ref(37), y(37);
+            matmul(pool, W.L, x.data(), 512, ref.data(), 37, 1, 0, 37, Isa::Scalar);
+            for (Isa isa : {Isa::Avx2, Isa::Avx512}) {
+                if (!isa_supported(isa)) continue;
+                matmul(pool, W.L, x.data(), 512, y.data(), 37, 1, 0, 37, isa);
+                for (int64_t o = 0; o < 37; ++o) {
+                    const float a = y[size_t(o)], b = ref[size_t(o)];
+                    ASSERT_EQ(std::isnan(a), std::isnan(b)) << isa_name(isa) << " " << bad << " row " << o;
+                    if (!std::isnan(b)) {
+                        ASSERT_EQ(a, b) << isa_name(isa) << " " << bad << " row " << o;  // the same Inf
+                    }
+                }
+            }
         }
     }
 }

@@ -23,11 +23,12 @@ struct WView {  // a Linear, as the kernels see it
 struct KernelSet {
     const char* name;
     // Some kernels read x in their own column order (the order they unpack packed codes in):
-    // when reorders_x says so, the caller passes x through reorder_x (out: T rows of `in`).
+    // when reorders_x says so, the caller passes x through reorder_x (out: T rows of `in`), which
+    // returns x_exp: out is x times 2^x_exp (only ever for the gemv; 0 when T > 1).
     bool (*reorders_x)(Fmt fmt, int64_t in, int64_t block_in, int64_t T);
-    void (*reorder_x)(Fmt fmt, const float* x, int64_t ldx, int64_t T, int64_t in, int64_t block_in, float* out);
-    // T == 1: y[o - r0] = W[o, :] . x
-    void (*gemv)(const WView& W, const float* x, float* y, int64_t r0, int64_t r1);
+    int (*reorder_x)(Fmt fmt, const float* x, int64_t ldx, int64_t T, int64_t in, int64_t block_in, float* out);
+    // T == 1: y[o - r0] = W[o, :] . x (x as reorder_x made it, with its x_exp; else 0)
+    void (*gemv)(const WView& W, const float* x, int x_exp, float* y, int64_t r0, int64_t r1);
     // T >= 1: y[t*ldy + o - r0] = W[o, :] . x[t*ldx + :]; scratch holds gemm_scratch(W.in, T) floats.
     int64_t (*gemm_scratch)(int64_t in, int64_t T);
     void (*gemm)(const WView& W, const float* x, int64_t ldx, float* y, int64_t ldy, int64_t T, int64_t r0,

@@ -146,25 +146,12 @@ void scalar_rows(const Linear& W, const float* x, int64_t ldx, float* y, int64_t
     }
 }
 
-// Rows [r0, r1) of one product on the calling thread; y points at row r0's slot.
-void run_rows(const kern::KernelSet* ks, const kern::WView& v, const Linear& W, const float* x, int64_t ldx, float* y,
-              int64_t ldy, int64_t T, int64_t r0, int64_t r1, std::vector<float>& scratch) {
-    if (!ks) return scalar_rows(W, x, ldx, y, ldy, T, r0, r1, scratch);
-    if (T == 1) return ks->gemv(v, x, y, r0, r1);
-    // The GEMM's scratch (dequantized rows and packed tokens, up to a few MB) is kept per thread
-    // and only grown: products run thousands of times per forward and must not allocate and
-    // zero megabytes each time.
-    thread_local std::vector<float> gemm_buf;
-    const size_t need = size_t(ks->gemm_scratch(W.in, T));
-    if (gemm_buf.size() < need) gemm_buf.resize(need);
-    ks->gemm(v, x, ldx, y, ldy, T, r0, r1, gemm_buf.data());
-}
-
 // x as the kernel set `ks` reads it for W (reordered into buf when it asks for that).
 struct Input {
     std::vector<float> buf;
     const float* x;
     int64_t ldx;
+    int x_exp = 0;  // x = the caller's x times 2^x_exp (KernelSet::reorder_x)
 };
 Input input_for(const kern::KernelSet* ks, const Linear& W, const float* x, int64_t ldx, int64_t T) {
     Input in;
@@ -173,11 +160,27 @@ Input input_for(const kern::KernelSet* ks, const Linear& W, const float* x, int6
     const kern::Fmt fmt = kern::Fmt(uint8_t(W.format));
     if (ks && ks->reorders_x(fmt, W.in, W.block_in, T)) {
         in.buf.resize(size_t(T * W.in));
-        ks->reorder_x(fmt, x, ldx, T, W.in, W.block_in, in.buf.data());
+        in.x_exp = ks->reorder_x(fmt, x, ldx, T, W.in, W.block_in, in.buf.data());
         in.x = in.buf.data();
         in.ldx = W.in;
     }
     return in;
+}
+
+// Rows [r0, r1) of one product on the calling thread; y points at row r0's slot.
+void run_rows(const kern::KernelSet* ks, const kern::WView& v, const Linear& W, const Input& in, float* y, int64_t ldy,
+              int64_t T, int64_t r0, int64_t r1, std::vector<float>& scratch) {
+    const float* x = in.x;
+    const int64_t ldx = in.ldx;
+    if (!ks) return scalar_rows(W, x, ldx, y, ldy, T, r0, r1, scratch);
+    if (T == 1) return ks->gemv(v, x, in.x_exp, y, r0, r1);
+    // The GEMM's scratch (dequantized rows and packed tokens, up to a few MB) is kept per thread
+    // and only grown: products run thousands of times per forward and must not allocate and
+    // zero megabytes each time.
+    thread_local std::vector<float> gemm_buf;
+    const size_t need = size_t(ks->gemm_scratch(W.in, T));
+    if (gemm_buf.size() < need) gemm_buf.resize(need);
+    ks->gemm(v, x, ldx, y, ldy, T, r0, r1, gemm_buf.data());
 }
 
 void check_isa(Isa isa) {
@@ -235,7 +238,7 @@ void matmul_batch(ThreadPool& pool, std::span<const MatmulJob> jobs, Isa isa) {
                 if (b >= e) continue;
                 const int64_t r0 = p.r0 + (b - p.first) * kChunk, r1 = std::min(p.r1, p.r0 + (e - p.first) * kChunk);
                 const MatmulJob& j = *p.job;
-                run_rows(ks, p.v, *j.W, p.in->x, p.in->ldx, j.y + (r0 - j.row_begin), j.ldy, j.T, r0, r1, scratch);
+                run_rows(ks, p.v, *j.W, *p.in, j.y + (r0 - j.row_begin), j.ldy, j.T, r0, r1, scratch);
             }
         },
         grain);
@@ -278,7 +281,7 @@ void matmul_serial(const Linear& W, const float* x, int64_t ldx, float* y, int64
     const kern::KernelSet* ks = kernels_for(best_isa());
     const Input in = input_for(ks, W, x, ldx, T);
     std::vector<float> scratch;
-    run_rows(ks, view_of(W), W, in.x, in.ldx, y, ldy, T, row_begin, row_end, scratch);
+    run_rows(ks, view_of(W), W, in, y, ldy, T, row_begin, row_end, scratch);
 }
 
 }  // namespace dsv4
