@@ -3,16 +3,18 @@
 # BF16, FP8 and FP4-experts, measures this machine's streaming-read bandwidth and FMA peak, then
 # prints one table: decode tok/s at batch 1 with the weight bytes each token reads and the
 # fraction of bandwidth achieved, and prefill tok/s for a 512 and a 2048-token prompt with the
-# matmul GFLOP/s against the FMA peak; each model in both numerics modes (fp32, official).
+# matmul GFLOP/s against the FMA peak; each model in each numerics mode (fp32, official, int8),
+# with that mode's argmax agreement and mean KL against the logits_full reference of
+# tests/data/dsv4-small-fp8 (decoded token by token, as decode computes them).
 #
 #   bash bench/cpu.sh [--keep DIR] [--threads N] [--gen N] [--build DIR] [--models "bf16 fp8 fp4-experts"]
-#                     [--prompts "512 2048"] [--numerics "fp32 official"]
+#                     [--prompts "512 2048"] [--numerics "fp32 official int8"]
 #
 # --keep DIR: write the models and prompts to DIR and reuse them on the next run (otherwise a
 # temporary directory, removed at exit). Needs ~13 GB of disk while running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-keep="" threads=$(nproc) gen=32 build=build-bench models="bf16 fp8 fp4-experts" prompts="512 2048" numerics="fp32 official"
+keep="" threads=$(nproc) gen=32 build=build-bench models="bf16 fp8 fp4-experts" prompts="512 2048" numerics="fp32 official int8"
 while [ $# -gt 0 ]; do
   case "$1" in
     --keep) keep=$2; shift 2 ;;
@@ -22,7 +24,7 @@ while [ $# -gt 0 ]; do
     --models) models=$2; shift 2 ;;
     --prompts) prompts=$2; shift 2 ;;
     --numerics) numerics=$2; shift 2 ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "bench/cpu.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -68,12 +70,23 @@ bw=$(echo "$m" | field bandwidth_gbs)
 peak=$(echo "$m" | field peak_gflops)
 isa=$(echo "$m" | sed -n 's/^kernels *//p')
 
+# Exactness of each numerics mode: dsv4-small-fp8 (official layout, FP8 + MXFP4 experts) against
+# its reference logits, one token per forward step.
+small=tests/data/dsv4-small-fp8
+ones=$(awk 'BEGIN { for (i = 0; i < 400; i++) printf "%s1", (i ? "," : "") }')
+declare -A exact
+for num in $numerics; do
+  c=$("$dsv4" logits --model "$small" --reference "$small/reference.safetensors" --numerics "$num" --chunks "$ones" --threads "$threads")
+  exact[$num]=$(echo "$c" | awk '/^RESULT compare/ { for (i = 3; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+    printf "%.1f%% | %.2g", 100 * v["argmax_agreement"], v["mean_kl"] }')
+done
+
 rows=()
 for f in $models; do
  for num in $numerics; do
   echo "== $f ($num numerics)" >&2
   size=$(du -sb "$work/$f" | cut -f1)
-  row="| $f | $num | $(awk -v s="$size" 'BEGIN { printf "%.2f", s / 1e9 }')"
+  row="| $f | $num | ${exact[$num]} | $(awk -v s="$size" 'BEGIN { printf "%.2f", s / 1e9 }')"
   first=1
   for n in $prompts; do
     if [ $first = 1 ]; then g=$gen; else g=0; fi
@@ -106,9 +119,10 @@ echo "machine at the start: streaming read $bw GB/s, fp32 FMA peak $peak GFLOP/s
 echo "fractions use the bandwidth measured again just before and just after that row's decode, the larger"
 echo "of the two (the 'read GB/s' column: a shared host's DRAM bandwidth moves 2x within a minute)"
 echo "(cpu = CPU time the run got / (wall time x threads): below 100% the machine was shared)"
+echo "(argmax agree, mean KL: the numerics mode on $small against its logits_full, token by token)"
 echo
-hdr="| model | numerics | GB on disk | decode tok/s | MB read/token | GB/s | read GB/s | of bandwidth | decode cpu"
-sep="|---|---|---:|---:|---:|---:|---:|---:|---:"
+hdr="| model | numerics | argmax agree | mean KL | GB on disk | decode tok/s | MB read/token | GB/s | read GB/s | of bandwidth | decode cpu"
+sep="|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:"
 for n in $prompts; do hdr+=" | prefill $n"; sep+="|---"; done
 echo "$hdr |"
 echo "$sep|"

@@ -114,5 +114,5 @@ TEST(OfficialNumerics, Fp32ModeIsUnchangedByTheOption) {
     EXPECT_EQ(out->metadata().at("numerics"), "fp32");
     r = run_dsv4("logits --numerics bf16 --model " + data_path("dsv4-tiny-a") + " --tokens " + tmp + "/ids.txt --out " + tmp + "/l.safetensors");
     EXPECT_NE(r.status, 0);
-    EXPECT_NE(r.out.find("--numerics must be fp32 or official"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("--numerics must be fp32, official or int8"), std::string::npos) << r.out;
 }

@@ -347,7 +347,9 @@ TEST(Server, ErrorsNameTheField) {
     expect_error(post_status(s, "/v1/completions", c, st), st, 400, "prompt");
     // Body size limit (64 KiB here).
     auto big = s.client()->Post("/v1/chat/completions", std::string(200 * 1024, ' ') + "{}", "application/json");
-    if (big) EXPECT_EQ(big->status, 413);  // the server may also just close the connection
+    if (big) {
+        EXPECT_EQ(big->status, 413);  // the server may also just close the connection
+    }
     // Still serving.
     post(s, "/v1/chat/completions", chat_body("hi", 2), &st);
     EXPECT_EQ(st, 200);

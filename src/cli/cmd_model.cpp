@@ -1,5 +1,8 @@
 // dsv4 logits | generate | info: the engine's own commands.
+#include <cmath>
 #include <cstdio>
+#include <climits>
+#include <cstring>
 #include <map>
 #include <numeric>
 #include <stdexcept>
@@ -44,13 +47,86 @@ void note_unused(const Model& m) {
     std::fprintf(stderr, "dsv4: note: %zu checkpoint tensors are not used by the forward pass: %s\n", u.size(), list.c_str());
 }
 
+// A reference file's tensor as [T, V] floats (F32), or its token ids (I64 / I32).
+const TensorView& ref_tensor(const SafetensorsFile& f, const std::string& name) {
+    auto it = f.tensors().find(name);
+    if (it == f.tensors().end()) throw std::runtime_error(f.path() + ": no tensor '" + name + "'");
+    return it->second;
+}
+
+std::vector<int32_t> ref_tokens(const SafetensorsFile& f) {
+    const TensorView& t = ref_tensor(f, "input_ids");
+    if (t.shape.size() != 1 || (t.dtype != DType::I64 && t.dtype != DType::I32))
+        throw std::runtime_error(f.path() + ": input_ids must be a 1-D I64 or I32 tensor, got " + t.shape_str());
+    std::vector<int32_t> ids(size_t(t.numel()));
+    for (size_t i = 0; i < ids.size(); ++i) {
+        int64_t v;
+        if (t.dtype == DType::I64) std::memcpy(&v, t.data + 8 * i, 8);
+        else {
+            int32_t w;
+            std::memcpy(&w, t.data + 4 * i, 4);
+            v = w;
+        }
+        if (v < 0 || v > INT32_MAX) throw std::runtime_error(f.path() + ": input_ids[" + std::to_string(i) + "] = " + std::to_string(v));
+        ids[i] = int32_t(v);
+    }
+    return ids;
+}
+
+// How far logits [T, V] are from a reference: the largest |difference|, the fraction of positions
+// with the same argmax, and the mean over positions of KL(softmax(ref) || softmax(ours)).
+void compare_logits(const std::vector<float>& ours, const TensorView& ref, int64_t T, int64_t V) {
+    if (ref.dtype != DType::F32 || ref.shape != std::vector<int64_t>{T, V})
+        throw std::runtime_error(ref.file + ": " + ref.name + " is " + ref.shape_str() + ", expected F32 [" +
+                                 std::to_string(T) + ", " + std::to_string(V) + "]");
+    std::vector<float> r(size_t(T * V));
+    std::memcpy(r.data(), ref.data, r.size() * 4);
+    double max_abs = 0, kl_sum = 0;
+    int64_t agree = 0;
+    for (int64_t t = 0; t < T; ++t) {
+        const float* a = ours.data() + t * V;
+        const float* b = r.data() + t * V;
+        int64_t ia = 0, ib = 0;
+        double ma = a[0], mb = b[0];
+        for (int64_t v = 0; v < V; ++v) {
+            max_abs = std::max(max_abs, double(std::fabs(a[v] - b[v])));
+            if (a[v] > ma) ma = a[v], ia = v;
+            if (b[v] > mb) mb = b[v], ib = v;
+        }
+        agree += ia == ib;
+        double za = 0, zb = 0;
+        for (int64_t v = 0; v < V; ++v) za += std::exp(a[v] - ma), zb += std::exp(b[v] - mb);
+        double kl = 0;
+        for (int64_t v = 0; v < V; ++v) {
+            const double lb = b[v] - mb - std::log(zb), la = a[v] - ma - std::log(za);
+            kl += std::exp(lb) * (lb - la);
+        }
+        kl_sum += kl;
+    }
+    const double agreement = T ? double(agree) / double(T) : 1.0, mean_kl = T ? kl_sum / double(T) : 0.0;
+    std::printf("reference       %s (%s): %lld positions, max |diff| %.3g, argmax agreement %.2f%% (%lld/%lld), "
+                "mean KL %.3g\n",
+                ref.file.c_str(), ref.name.c_str(), (long long)T, max_abs, 100 * agreement, (long long)agree,
+                (long long)T, mean_kl);
+    std::printf("RESULT compare max_abs_diff=%.6g argmax_agreement=%.6f mean_kl=%.6g\n", max_abs, agreement, mean_kl);
+}
+
 }  // namespace
 
 int cmd_logits(int argc, char** argv) {
     Args a(argc, argv, 1, {});
     auto model_dir = a.require("model");
-    auto tokens = read_token_file(a.require("tokens"));
-    auto out = a.require("out");
+    auto ref_path = a.get("reference");
+    const std::string ref_name = a.get_or("reference-tensor", "logits_full");
+    std::unique_ptr<SafetensorsFile> ref;
+    if (ref_path) ref = SafetensorsFile::open(*ref_path);
+    auto tokens_path = a.get("tokens");
+    if (!tokens_path && !ref)
+        throw std::invalid_argument("--tokens is required (or --reference, whose input_ids are then the tokens)");
+    auto tokens = tokens_path ? read_token_file(*tokens_path) : ref_tokens(*ref);
+    if (tokens.empty()) throw std::invalid_argument("no tokens to run");
+    auto out = a.get("out");
+    if (!out && !ref) throw std::invalid_argument("--out is required (or --reference, to compare instead)");
     auto chunks_s = a.get("chunks");
     int threads = int(a.get_int("threads", 0));
     Numerics numerics = parse_numerics(a.get_or("numerics", "fp32"));
@@ -78,8 +154,10 @@ int cmd_logits(int argc, char** argv) {
         std::copy(part.begin(), part.end(), all.begin() + off * size_t(V));
         off += size_t(c);
     }
-    write_safetensors(out, {{"logits", DType::F32, {int64_t(tokens.size()), V}, all.data(), all.size() * 4}},
-                      {{"numerics", numerics_name(numerics)}});
+    if (out)
+        write_safetensors(*out, {{"logits", DType::F32, {int64_t(tokens.size()), V}, all.data(), all.size() * 4}},
+                          {{"numerics", numerics_name(numerics)}});
+    if (ref) compare_logits(all, ref_tensor(*ref, ref_name), int64_t(tokens.size()), V);
     return 0;
 }
 
@@ -149,9 +227,10 @@ int cmd_info(int argc, char** argv) {
         std::printf(" with YaRN x%g from %g positions (beta %g/%g)", c.yarn.factor, c.yarn.original_max_position_embeddings,
                     c.yarn.beta_fast, c.yarn.beta_slow);
     std::printf("\n");
-    std::printf("numerics        %s\n", numerics == Numerics::FP32
-                                               ? "fp32 (exactly dequantized weights, fp32 math; --numerics official for DeepSeek's roundings)"
-                                               : "official (DeepSeek's bf16 activations, FP8/FP4 activation rounding)");
+    std::printf("numerics        %s\n",
+                numerics == Numerics::FP32 ? "fp32 (exactly dequantized weights, fp32 math; --numerics official for DeepSeek's roundings)"
+                : numerics == Numerics::Official ? "official (DeepSeek's bf16 activations, FP8/FP4 activation rounding)"
+                                                 : "int8 (fp32, but MXFP4 experts read activations rounded to int8 per 32 columns)");
     std::printf("mHC             %lld streams, %lld Sinkhorn iterations\n", (long long)c.hc_mult, (long long)c.hc_sinkhorn_iters);
     std::printf("MoE             %lld routed experts, top %lld, %lld shared, expert width %lld, routed scale %g, "
                 "swiglu limit %g\n",

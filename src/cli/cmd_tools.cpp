@@ -136,7 +136,12 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 // 48 tokens (a 512-token prompt's share per expert with 64 experts, top-6), GFLOP/s.
 void bench_kernels(ThreadPool& pool) {
     using F = Linear::Format;
-    const std::pair<F, const char*> fmts[] = {{F::BF16, "bf16"}, {F::FP8, "fp8"}, {F::FP4, "mxfp4"}};
+    struct Fmt {
+        F f;
+        const char* name;
+        bool int8;  // activations rounded to int8 (--numerics int8's MXFP4 path)
+    };
+    const Fmt fmts[] = {{F::BF16, "bf16", false}, {F::FP8, "fp8", false}, {F::FP4, "mxfp4", false}, {F::FP4, "mxfp4-i8", true}};
     std::printf("%-8s %-28s %10s %12s\n", "format", "product", "ms/call", "rate");
     auto time_calls = [](auto&& fn) {
         fn();  // warm-up (page faults, pool wake-up)
@@ -154,17 +159,21 @@ void bench_kernels(ThreadPool& pool) {
     };
     std::mt19937 g(7);
     std::normal_distribution<float> nd;
-    for (auto [f, name] : fmts) {
+    std::vector<float> x_all(size_t(512 * 2048)), y;
+    for (auto& v : x_all) v = nd(g);
+    for (auto [f, name, int8] : fmts) {
+        auto product = [&, int8 = int8](const Linear& W, int64_t T) {
+            const MatmulJob job{&W, x_all.data(), 2048, y.data(), W.out, T, 0, -1, int8};
+            matmul_batch(pool, std::span<const MatmulJob>(&job, 1));
+        };
         const int64_t in = 2048;
         const double bytes_per_row = f == F::BF16 ? 2.0 * in : f == F::FP8 ? double(in) : in / 2.0 + in / 32.0;
-        std::vector<float> x(size_t(512 * in)), y;
-        for (auto& v : x) v = nd(g);
         // from DRAM (128 MB), and from cache (4 MB: the compute rate of the kernel alone)
         for (int64_t mb : {128, 4}) {
             const int64_t rows = int64_t(double(mb << 20) / bytes_per_row) / 128 * 128;
             auto W = random_linear(f, rows, in, 1);
             y.resize(size_t(std::max<int64_t>(rows, 512 * 2048)));
-            const double s = time_calls([&] { matmul(pool, W.L, x.data(), in, y.data(), rows, 1); });
+            const double s = time_calls([&] { product(W.L, 1); });
             const double gbs = double(W.L.bytes()) / s / 1e9;
             const std::string prod = "gemv " + std::to_string(rows) + "x2048" + (mb < 32 ? " (cached)" : "");
             std::printf("%-8s %-28s %10.3f %8.1f GB/s\n", name, prod.c_str(), s * 1e3, gbs);
@@ -173,7 +182,7 @@ void bench_kernels(ThreadPool& pool) {
         }
         for (auto [out, T] : {std::pair<int64_t, int64_t>{2048, 512}, {1024, 48}}) {
             auto Wg = random_linear(f, out, in, 2);
-            const double sg = time_calls([&] { matmul(pool, Wg.L, x.data(), in, y.data(), out, T); });
+            const double sg = time_calls([&] { product(Wg.L, T); });
             const double gf = 2.0 * double(out * in * T) / sg / 1e9;
             const std::string prod = "gemm " + std::to_string(out) + "x2048, T=" + std::to_string(T);
             std::printf("%-8s %-28s %10.3f %6.1f GFLOP/s\n", name, prod.c_str(), sg * 1e3, gf);

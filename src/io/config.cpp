@@ -23,12 +23,20 @@ const char* attn_type_name(AttnType t) {
     return "?";
 }
 
-const char* numerics_name(Numerics n) { return n == Numerics::FP32 ? "fp32" : "official"; }
+const char* numerics_name(Numerics n) {
+    switch (n) {
+        case Numerics::FP32: return "fp32";
+        case Numerics::Official: return "official";
+        case Numerics::Int8: return "int8";
+    }
+    return "?";
+}
 
 Numerics parse_numerics(const std::string& s) {
     if (s == "fp32") return Numerics::FP32;
     if (s == "official") return Numerics::Official;
-    throw std::invalid_argument("--numerics must be fp32 or official, got '" + s + "'");
+    if (s == "int8") return Numerics::Int8;
+    throw std::invalid_argument("--numerics must be fp32, official or int8, got '" + s + "'");
 }
 
 namespace {

@@ -23,7 +23,11 @@ struct YarnParams {
 
 // How the forward pass rounds (dsv4-model.md "Official numerics"): fp32 on exactly dequantized
 // weights (the default, what transformers computes), or DeepSeek's own bf16/FP8/FP4 roundings.
-enum class Numerics { FP32, Official };
+// FP32: exact (stored weights dequantized exactly, fp32 math). Official: DeepSeek's bf16/FP8
+// roundings (dsv4-model.md "Official numerics"). Int8: FP32 except that MXFP4 experts running on a
+// single token (decode) read its activations rounded to int8 per 32 columns (kernels/cpu/matmul.h,
+// MatmulJob::x_int8): faster where decoding FP4 to fp32 is the bottleneck, not exact.
+enum class Numerics { FP32, Official, Int8 };
 const char* numerics_name(Numerics n);
 Numerics parse_numerics(const std::string& s);
 

@@ -61,6 +61,7 @@ void qdq8_rows(float* x, int64_t rows, int64_t width) {
 
 void run_experts(ThreadPool& pool, const ModelConfig& c, std::vector<ExpertTask>& tasks) {
     const bool official = ops::official(c);
+    const bool int8 = c.numerics == Numerics::Int8;  // the MXFP4 experts' activations (matmul.h)
     if (official)
         for (auto& t : tasks)
             if (quantized(t.w->w1)) {
@@ -74,8 +75,8 @@ void run_experts(ThreadPool& pool, const ModelConfig& c, std::vector<ExpertTask>
         const int64_t I = t.w->w1.out;
         t.h1.resize(size_t(t.n * I));
         t.h3.resize(size_t(t.n * I));
-        jobs.push_back({&t.w->w1, t.x, t.w->w1.in, t.h1.data(), I, t.n});
-        jobs.push_back({&t.w->w3, t.x, t.w->w3.in, t.h3.data(), I, t.n});
+        jobs.push_back({&t.w->w1, t.x, t.w->w1.in, t.h1.data(), I, t.n, 0, -1, int8});
+        jobs.push_back({&t.w->w3, t.x, t.w->w3.in, t.h3.data(), I, t.n, 0, -1, int8});
     }
     matmul_batch(pool, jobs);
     // SwiGLU. Official numerics (rule 6): w1/w3 outputs bf16; clamp, silu and product in fp32,
@@ -101,7 +102,7 @@ void run_experts(ThreadPool& pool, const ModelConfig& c, std::vector<ExpertTask>
     }
     // phase 2: out = w2 h, all experts in one pass
     jobs.clear();
-    for (auto& t : tasks) jobs.push_back({&t.w->w2, t.h1.data(), t.w->w2.in, t.out, t.w->w2.out, t.n});
+    for (auto& t : tasks) jobs.push_back({&t.w->w2, t.h1.data(), t.w->w2.in, t.out, t.w->w2.out, t.n, 0, -1, int8});
     matmul_batch(pool, jobs);
     for (auto& t : tasks) ops::round_bf16(c, t.out, t.n * t.w->w2.out);
 }

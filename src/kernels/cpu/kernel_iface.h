@@ -39,6 +39,12 @@ struct KernelSet {
     // o[h*ldo + :] += sum_j p[h*ldp + j] * v[j][:]
     void (*axpys)(const float* p, int64_t ldp, int64_t H, const float* const* v, int64_t n, int64_t d, float* o,
                   int64_t ldo);
+    // MXFP4 (block_in 32, in % 32 == 0) against activations rounded to int8 per 32 columns:
+    // q8_order puts one token's q (natural order, `in` bytes) in the order matmul_q8 reads;
+    // matmul_q8: y[t*ldy + o - r0] = sum_b d[t*in/32 + b] * scale[o, b] * sum_{i in b} W[o, i] * q[t*in + i].
+    void (*q8_order)(const int8_t* q, int64_t in, int8_t* out);
+    void (*matmul_q8)(const WView& W, const int8_t* q, const float* d, int64_t T, float* y, int64_t ldy, int64_t r0,
+                      int64_t r1);
 };
 
 // Helpers with internal linkage: each unit gets its own copy, built with its own flags.

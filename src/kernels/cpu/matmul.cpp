@@ -1,6 +1,8 @@
 #include "kernels/cpu/matmul.h"
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
@@ -64,6 +66,30 @@ float dot_f32(const float* a, const float* b, int64_t n) {
     float s = 0;
     for (int k = 0; k < 16; ++k) s += acc[k];
     return s + tail;
+}
+
+bool q8_applies(const Linear& W, int64_t T) {
+    return T == 1 && W.format == Linear::Format::FP4 && W.block_in == 32 && W.in % 32 == 0 && W.in > 0;
+}
+
+void quantize_q8(const float* x, int64_t n, int8_t* q, float* d) {
+    for (int64_t b = 0; b < n / 32; ++b) {
+        const float* xb = x + 32 * b;
+        float amax = 0;
+        bool finite = true;
+        for (int i = 0; i < 32; ++i) {
+            finite = finite && std::isfinite(xb[i]);
+            amax = std::max(amax, std::fabs(xb[i]));
+        }
+        if (!finite || amax == 0) {
+            d[b] = finite ? 0.0f : std::numeric_limits<float>::quiet_NaN();
+            std::fill_n(q + 32 * b, 32, int8_t(0));
+            continue;
+        }
+        d[b] = amax / 127.0f;
+        const float id = 127.0f / amax;
+        for (int i = 0; i < 32; ++i) q[32 * b + i] = int8_t(std::clamp(std::nearbyint(xb[i] * id), -127.0f, 127.0f));
+    }
 }
 
 const char* isa_name(Isa isa) {
@@ -152,11 +178,28 @@ struct Input {
     const float* x;
     int64_t ldx;
     int x_exp = 0;  // x = the caller's x times 2^x_exp (KernelSet::reorder_x)
+    // int8 activations (MatmulJob::x_int8): T rows of `in` codes in the kernels' order, and
+    // T rows of in / 32 block scales
+    bool int8 = false;
+    std::vector<int8_t> q;
+    std::vector<float> d;
 };
-Input input_for(const kern::KernelSet* ks, const Linear& W, const float* x, int64_t ldx, int64_t T) {
+Input input_for(const kern::KernelSet* ks, const Linear& W, const float* x, int64_t ldx, int64_t T, bool x_int8) {
     Input in;
     in.x = x;
     in.ldx = ldx;
+    if (x_int8 && q8_applies(W, T)) {
+        in.int8 = true;
+        in.q.resize(size_t(T * W.in));
+        in.d.resize(size_t(T * (W.in / 32)));
+        std::vector<int8_t> nat(ks ? size_t(W.in) : 0);
+        for (int64_t t = 0; t < T; ++t) {
+            int8_t* qt = in.q.data() + t * W.in;
+            quantize_q8(x + t * ldx, W.in, ks ? nat.data() : qt, in.d.data() + t * (W.in / 32));
+            if (ks) ks->q8_order(nat.data(), W.in, qt);
+        }
+        return in;
+    }
     const kern::Fmt fmt = kern::Fmt(uint8_t(W.format));
     if (ks && ks->reorders_x(fmt, W.in, W.block_in, T)) {
         in.buf.resize(size_t(T * W.in));
@@ -167,11 +210,36 @@ Input input_for(const kern::KernelSet* ks, const Linear& W, const float* x, int6
     return in;
 }
 
+// The int8-activation reference: the exact integer dot of each 32-block, times d * scale in fp32.
+void scalar_q8_rows(const Linear& W, const int8_t* q, const float* d, int64_t T, float* y, int64_t ldy, int64_t r0,
+                    int64_t r1) {
+    static constexpr int kTwice[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};  // 2 * E2M1
+    const int64_t nb = W.in / 32;
+    for (int64_t o = r0; o < r1; ++o) {
+        const uint8_t* r = W.data + o * W.row_bytes;
+        for (int64_t t = 0; t < T; ++t) {
+            const int8_t* qt = q + t * W.in;
+            float acc = 0;
+            for (int64_t b = 0; b < nb; ++b) {
+                int32_t s = 0;
+                for (int64_t i = 32 * b; i < 32 * b + 32; ++i)
+                    s += kTwice[(i & 1) ? r[i / 2] >> 4 : r[i / 2] & 15] * int32_t(qt[i]);
+                acc += float(s) * (W.scale_at(o, 32 * b) * d[t * nb + b] * 0.5f);
+            }
+            y[t * ldy + o - r0] = acc;
+        }
+    }
+}
+
 // Rows [r0, r1) of one product on the calling thread; y points at row r0's slot.
 void run_rows(const kern::KernelSet* ks, const kern::WView& v, const Linear& W, const Input& in, float* y, int64_t ldy,
               int64_t T, int64_t r0, int64_t r1, std::vector<float>& scratch) {
     const float* x = in.x;
     const int64_t ldx = in.ldx;
+    if (in.int8) {
+        if (!ks) return scalar_q8_rows(W, in.q.data(), in.d.data(), T, y, ldy, r0, r1);
+        return ks->matmul_q8(v, in.q.data(), in.d.data(), T, y, ldy, r0, r1);
+    }
     if (!ks) return scalar_rows(W, x, ldx, y, ldy, T, r0, r1, scratch);
     if (T == 1) return ks->gemv(v, x, in.x_exp, y, r0, r1);
     // The GEMM's scratch (dequantized rows and packed tokens, up to a few MB) is kept per thread
@@ -215,10 +283,10 @@ void matmul_batch(ThreadPool& pool, std::span<const MatmulJob> jobs, Isa isa) {
         if (!prep.empty()) {
             const MatmulJob& q = *prep.back().job;
             if (q.x == j.x && q.ldx == j.ldx && q.T == j.T && q.W->format == W.format && q.W->in == W.in &&
-                q.W->block_in == W.block_in)
+                q.W->block_in == W.block_in && q.x_int8 == j.x_int8)
                 in = prep.back().in;
         }
-        if (!in) in = &inputs.emplace_back(input_for(ks, W, j.x, j.ldx, j.T));
+        if (!in) in = &inputs.emplace_back(input_for(ks, W, j.x, j.ldx, j.T, j.x_int8));
         Prepared p{&j, view_of(W), in, j.row_begin, r1, total, (r1 - j.row_begin + kChunk - 1) / kChunk};
         total += p.chunks;
         max_T = std::max(max_T, j.T);
@@ -279,7 +347,7 @@ void matmul_serial(const Linear& W, const float* x, int64_t ldx, float* y, int64
     if (row_end < 0) row_end = W.out;
     if (row_end <= row_begin || T <= 0) return;
     const kern::KernelSet* ks = kernels_for(best_isa());
-    const Input in = input_for(ks, W, x, ldx, T);
+    const Input in = input_for(ks, W, x, ldx, T, false);
     std::vector<float> scratch;
     run_rows(ks, view_of(W), W, in, y, ldy, T, row_begin, row_end, scratch);
 }

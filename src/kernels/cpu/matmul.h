@@ -46,8 +46,19 @@ struct MatmulJob {
     int64_t ldy;
     int64_t T;
     int64_t row_begin = 0, row_end = -1;
+    // Numerics::Int8: a matrix-vector product (T == 1) with an MXFP4 W (blocks of 32, in % 32 == 0)
+    // rounds x per 32 columns (quantize_q8) and multiplies in integers: not exact, and faster where
+    // decoding FP4 to fp32 is the bottleneck (decode). Products over several tokens (prefill) and
+    // other formats ignore it: there the fp32 GEMM is as fast.
+    bool x_int8 = false;
 };
 void matmul_batch(ThreadPool& pool, std::span<const MatmulJob> jobs, Isa isa = best_isa());
+
+// Whether a product with x_int8 set takes the int8 path (MXFP4 in whole blocks of 32, T == 1).
+bool q8_applies(const Linear& W, int64_t T);
+// x (n % 32 == 0) per block of 32: d = max|x| / 127, q = round(x / d) (ties to even, in
+// [-127, 127]); all zeros: d = 0; an Inf or NaN in the block: d = NaN and q = 0.
+void quantize_q8(const float* x, int64_t n, int8_t* q, float* d);
 
 // Same as matmul with contiguous rows: x [T, W.in] -> y [T, W.out].
 inline void linear(ThreadPool& pool, const Linear& W, const float* x, float* y, int64_t T) {

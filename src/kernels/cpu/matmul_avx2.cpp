@@ -4,7 +4,7 @@
 
 namespace dsv4::kern {
 const KernelSet& kernels_avx2() {
-    static constexpr KernelSet k{"avx2", reorders_x, reorder_x, gemv, gemm_scratch, gemm, dots, axpys};
+    static constexpr KernelSet k{"avx2", reorders_x, reorder_x, gemv, gemm_scratch, gemm, dots, axpys, q8_order, matmul_q8};
     return k;
 }
 }  // namespace dsv4::kern
