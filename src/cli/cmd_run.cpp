@@ -69,13 +69,14 @@ int cmd_perplexity(int argc, char** argv) {
     const std::string text_path = a.require("text");
     const int64_t window = a.get_int("window", 256);
     const int threads = int(a.get_int("threads", 0));
+    const Numerics numerics = parse_numerics(a.get_or("numerics", "fp32"));
     a.reject_unused("perplexity", /*positional_ok=*/true);
     if (window < 1) throw std::invalid_argument("--window must be >= 1");
 
     auto tok = tokenizer_of(dir);
     const auto ids = tok.encode(read_text(text_path));  // no BOS: training used none
     if (ids.size() < 2) throw std::runtime_error(text_path + ": fewer than 2 tokens");
-    auto model = Model::load(dir, threads);
+    auto model = Model::load(dir, threads, numerics);
 
     const auto counts = unigram_counts_of(dir);
     const auto r = perplexity(*model, ids, window, counts);
@@ -102,6 +103,7 @@ int cmd_run(int argc, char** argv) {
     sp.top_p = a.get_double("top-p", 0.9);
     sp.seed = uint64_t(a.get_int("seed", 0));
     const int threads = int(a.get_int("threads", 0));
+    const Numerics numerics = parse_numerics(a.get_or("numerics", "fp32"));
     a.reject_unused("run", /*positional_ok=*/true);
     const auto& pos = a.positional();
     if (pos.size() != 1) throw std::invalid_argument("usage: dsv4 run [options] \"prompt\"");
@@ -110,7 +112,7 @@ int cmd_run(int argc, char** argv) {
     auto tok = tokenizer_of(dir);
     const auto ids = tok.encode(prompt);  // no BOS: the model was trained on plain text
     if (ids.empty()) throw std::invalid_argument("the prompt is empty");
-    auto model = Model::load(dir, threads);
+    auto model = Model::load(dir, threads, numerics);
     Sampler sampler(sp);
     auto st = model->new_sequence();
     std::fputs(prompt.c_str(), stdout);

@@ -35,6 +35,7 @@ int cmd_serve(int argc, char** argv) {
     o.max_body_bytes = size_t(a.get_int("max-body-bytes", 4 << 20));
     const std::string tok_path = a.get_or("tokenizer", (std::filesystem::path(dir) / "tokenizer.json").string());
     const int threads = int(a.get_int("threads", 0));
+    const Numerics numerics = parse_numerics(a.get_or("numerics", "fp32"));
     o.model_id = a.get_or("model-id", std::filesystem::path(dir).lexically_normal().filename().string());
     if (o.model_id.empty()) o.model_id = std::filesystem::path(dir).lexically_normal().parent_path().filename().string();
     for (const auto& u : a.unused()) throw std::invalid_argument("unknown option " + u);
@@ -46,7 +47,7 @@ int cmd_serve(int argc, char** argv) {
     if (!std::filesystem::exists(tok_path))
         throw std::invalid_argument("no tokenizer at '" + tok_path + "' (give --tokenizer FILE)");
 
-    auto model = Model::load(dir, threads);
+    auto model = Model::load(dir, threads, numerics);
     const Tokenizer tok = Tokenizer::from_file(tok_path);
     if (int64_t(tok.vocab_size()) > model->config().vocab_size)
         throw std::invalid_argument("--tokenizer: '" + tok_path + "' has " + std::to_string(tok.vocab_size()) +
