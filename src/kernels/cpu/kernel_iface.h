@@ -40,11 +40,12 @@ struct KernelSet {
     void (*axpys)(const float* p, int64_t ldp, int64_t H, const float* const* v, int64_t n, int64_t d, float* o,
                   int64_t ldo);
     // MXFP4 (block_in 32, in % 32 == 0) against activations rounded to int8 per 32 columns:
-    // q8_order puts one token's q (natural order, `in` bytes) in the order matmul_q8 reads;
-    // matmul_q8: y[t*ldy + o - r0] = sum_b d[t*in/32 + b] * scale[o, b] * sum_{i in b} W[o, i] * q[t*in + i].
-    void (*q8_order)(const int8_t* q, int64_t in, int8_t* out);
-    void (*matmul_q8)(const WView& W, const int8_t* q, const float* d, int64_t T, float* y, int64_t ldy, int64_t r0,
-                      int64_t r1);
+    // q8_order puts one token's q (natural order, `in` codes) and d (in / 32 block scales) in the
+    // layout matmul_q8 reads (qout: `in` codes, dout: q8_d_stride(in) floats); matmul_q8:
+    // y[t*ldy + o - r0] = sum_b d[t][b] * scale[o, b] * sum_{i in b} W[o, i] * q[t][i].
+    void (*q8_order)(const int8_t* q, const float* d, int64_t in, int8_t* qout, float* dout);
+    void (*matmul_q8)(const WView& W, const int8_t* q, const float* dout, int64_t T, float* y, int64_t ldy,
+                      int64_t r0, int64_t r1);
 };
 
 // Helpers with internal linkage: each unit gets its own copy, built with its own flags.
@@ -75,6 +76,9 @@ inline void permute_x(const float* x, int64_t ldx, int64_t T, int64_t in, int64_
         for (int64_t i = gend; i < in; ++i) d[i] = s[i];
     }
 }
+
+// Floats per token of q8_order's d layout.
+inline int64_t q8_d_stride(int64_t in) { return in / 32 * 4; }
 
 // Scalar element access shared by every unit (exact; the scalar path is the reference).
 inline float k_bits(uint32_t u) { float f; __builtin_memcpy(&f, &u, 4); return f; }

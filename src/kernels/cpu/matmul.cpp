@@ -178,8 +178,8 @@ struct Input {
     const float* x;
     int64_t ldx;
     int x_exp = 0;  // x = the caller's x times 2^x_exp (KernelSet::reorder_x)
-    // int8 activations (MatmulJob::x_int8): T rows of `in` codes in the kernels' order, and
-    // T rows of in / 32 block scales
+    // int8 activations (MatmulJob::x_int8): T rows of `in` codes and of their block scales, in
+    // the kernels' layout (KernelSet::q8_order), natural for the scalar path
     bool int8 = false;
     std::vector<int8_t> q;
     std::vector<float> d;
@@ -190,13 +190,16 @@ Input input_for(const kern::KernelSet* ks, const Linear& W, const float* x, int6
     in.ldx = ldx;
     if (x_int8 && q8_applies(W, T)) {
         in.int8 = true;
+        const int64_t nb = W.in / 32, ds = ks ? kern::q8_d_stride(W.in) : nb;
         in.q.resize(size_t(T * W.in));
-        in.d.resize(size_t(T * (W.in / 32)));
-        std::vector<int8_t> nat(ks ? size_t(W.in) : 0);
+        in.d.resize(size_t(T * ds));
+        std::vector<int8_t> qn(ks ? size_t(W.in) : 0);
+        std::vector<float> dn(ks ? size_t(nb) : 0);
         for (int64_t t = 0; t < T; ++t) {
             int8_t* qt = in.q.data() + t * W.in;
-            quantize_q8(x + t * ldx, W.in, ks ? nat.data() : qt, in.d.data() + t * (W.in / 32));
-            if (ks) ks->q8_order(nat.data(), W.in, qt);
+            float* dt = in.d.data() + t * ds;
+            quantize_q8(x + t * ldx, W.in, ks ? qn.data() : qt, ks ? dn.data() : dt);
+            if (ks) ks->q8_order(qn.data(), dn.data(), W.in, qt, dt);
         }
         return in;
     }
