@@ -11,7 +11,7 @@
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/random_linear.h"
 #include "model/model.h"
-#include "runtime/sampler.h"
+#include "runtime/compare.h"
 #include "test_util.h"
 
 using namespace dsv4;
@@ -125,24 +125,25 @@ TEST(Int8, SmallFp8DecodedTokenByTokenStaysCloseToTheReference) {
         model->forward(st, std::span<const int32_t>(ids.data() + t, 1), step);
         all.insert(all.end(), step.begin(), step.end());
     }
-    double kl = 0, agree = 0, moved = 0;
-    for (int64_t t = 0; t < T; ++t) {
-        std::span<const float> r(want.data() + t * V, size_t(V)), o(all.data() + t * V, size_t(V));
-        double mr = -1e30, mo = -1e30, zr = 0, zo = 0, k = 0;
-        for (int64_t v = 0; v < V; ++v) mr = std::max(mr, double(r[size_t(v)])), mo = std::max(mo, double(o[size_t(v)]));
-        for (int64_t v = 0; v < V; ++v) zr += std::exp(r[size_t(v)] - mr), zo += std::exp(o[size_t(v)] - mo);
-        for (int64_t v = 0; v < V; ++v) {
-            const double lr = r[size_t(v)] - mr - std::log(zr), lo = o[size_t(v)] - mo - std::log(zo);
-            k += std::exp(lr) * (lr - lo);
-            moved = std::max(moved, std::fabs(double(r[size_t(v)]) - double(o[size_t(v)])));
-        }
-        kl += k / double(T);
-        agree += (argmax(r) == argmax(o)) / double(T);
-    }
+    const LogitsComparison c = compare_logits(all, want, V);
+    const double kl = c.mean_kl, agree = c.argmax_agreement, moved = c.max_abs_diff;
     std::printf("int8 decode vs logits_full: mean KL %.5f, argmax agreement %.1f%%, max |diff| %.3f\n", kl, 100 * agree, moved);
     EXPECT_GT(moved, 1e-3);  // the activations were rounded
     EXPECT_LE(kl, 0.01);     // measured 0.0031
     EXPECT_GE(agree, 0.90);  // measured 93.75% (llama.cpp's default path: 76%, mean KL 0.024)
+}
+
+TEST(CompareLogits, KnownValues) {
+    // position 0: the same logits; position 1: ref (0, 0) -> p = (1/2, 1/2), ours (ln 3, 0) -> (3/4, 1/4)
+    const std::vector<float> ref = {1.0f, 2.0f, 0.0f, 0.0f}, ours = {1.0f, 2.0f, std::log(3.0f), 0.0f};
+    const LogitsComparison c = compare_logits(ours, ref, 2);
+    EXPECT_EQ(c.positions, 2);
+    EXPECT_EQ(c.same_argmax, 2);  // the tie at position 1 takes the first index, as argmax does
+    EXPECT_NEAR(c.max_abs_diff, std::log(3.0), 1e-6);
+    EXPECT_NEAR(c.mean_kl, (0.5 * std::log(0.5 / 0.75) + 0.5 * std::log(0.5 / 0.25)) / 2, 1e-7);
+    const LogitsComparison d = compare_logits(std::vector<float>{0.0f, 5.0f}, std::vector<float>{5.0f, 0.0f}, 2);
+    EXPECT_EQ(d.argmax_agreement, 0.0);
+    EXPECT_THROW(compare_logits(std::vector<float>(3), std::vector<float>(4), 2), std::invalid_argument);
 }
 
 TEST(Int8, LogitsReferenceReportsTheComparison) {

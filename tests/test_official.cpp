@@ -8,6 +8,7 @@
 #include "kernels/cpu/rounding.h"
 #include "model/model.h"
 #include "model/ops.h"
+#include "runtime/compare.h"
 #include "runtime/sampler.h"
 #include "test_util.h"
 
@@ -17,24 +18,8 @@ using namespace dsv4::test;
 namespace {
 // Mean over positions of KL(p_ref || p_ours) and the fraction of equal argmax.
 std::pair<double, double> kl_and_agreement(const std::vector<float>& ref, const std::vector<float>& ours, int64_t V) {
-    const int64_t T = int64_t(ref.size()) / V;
-    double kl = 0;
-    int64_t agree = 0;
-    for (int64_t t = 0; t < T; ++t) {
-        std::span<const float> r(ref.data() + t * V, size_t(V)), o(ours.data() + t * V, size_t(V));
-        double mr = -1e30, mo = -1e30;
-        for (int64_t v = 0; v < V; ++v) mr = std::max(mr, double(r[size_t(v)])), mo = std::max(mo, double(o[size_t(v)]));
-        double zr = 0, zo = 0;
-        for (int64_t v = 0; v < V; ++v) zr += std::exp(r[size_t(v)] - mr), zo += std::exp(o[size_t(v)] - mo);
-        double k = 0;
-        for (int64_t v = 0; v < V; ++v) {
-            double lr = r[size_t(v)] - mr - std::log(zr), lo = o[size_t(v)] - mo - std::log(zo);
-            k += std::exp(lr) * (lr - lo);
-        }
-        kl += k;
-        agree += argmax(r) == argmax(o);
-    }
-    return {kl / double(T), double(agree) / double(T)};
+    const LogitsComparison c = compare_logits(ours, ref, V);
+    return {c.mean_kl, c.argmax_agreement};
 }
 }  // namespace
 

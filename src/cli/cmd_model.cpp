@@ -11,6 +11,7 @@
 #include "io/safetensors.h"
 #include "io/token_file.h"
 #include "model/model.h"
+#include "runtime/compare.h"
 #include "runtime/generate.h"
 #include "runtime/sampler.h"
 
@@ -73,42 +74,20 @@ std::vector<int32_t> ref_tokens(const SafetensorsFile& f) {
     return ids;
 }
 
-// How far logits [T, V] are from a reference: the largest |difference|, the fraction of positions
-// with the same argmax, and the mean over positions of KL(softmax(ref) || softmax(ours)).
-void compare_logits(const std::vector<float>& ours, const TensorView& ref, int64_t T, int64_t V) {
+// Prints how far logits [T, V] are from a reference tensor (runtime/compare.h).
+void report_comparison(const std::vector<float>& ours, const TensorView& ref, int64_t T, int64_t V) {
     if (ref.dtype != DType::F32 || ref.shape != std::vector<int64_t>{T, V})
         throw std::runtime_error(ref.file + ": " + ref.name + " is " + ref.shape_str() + ", expected F32 [" +
                                  std::to_string(T) + ", " + std::to_string(V) + "]");
     std::vector<float> r(size_t(T * V));
     std::memcpy(r.data(), ref.data, r.size() * 4);
-    double max_abs = 0, kl_sum = 0;
-    int64_t agree = 0;
-    for (int64_t t = 0; t < T; ++t) {
-        const float* a = ours.data() + t * V;
-        const float* b = r.data() + t * V;
-        int64_t ia = 0, ib = 0;
-        double ma = a[0], mb = b[0];
-        for (int64_t v = 0; v < V; ++v) {
-            max_abs = std::max(max_abs, double(std::fabs(a[v] - b[v])));
-            if (a[v] > ma) ma = a[v], ia = v;
-            if (b[v] > mb) mb = b[v], ib = v;
-        }
-        agree += ia == ib;
-        double za = 0, zb = 0;
-        for (int64_t v = 0; v < V; ++v) za += std::exp(a[v] - ma), zb += std::exp(b[v] - mb);
-        double kl = 0;
-        for (int64_t v = 0; v < V; ++v) {
-            const double lb = b[v] - mb - std::log(zb), la = a[v] - ma - std::log(za);
-            kl += std::exp(lb) * (lb - la);
-        }
-        kl_sum += kl;
-    }
-    const double agreement = T ? double(agree) / double(T) : 1.0, mean_kl = T ? kl_sum / double(T) : 0.0;
+    const LogitsComparison c = compare_logits(ours, r, V);
     std::printf("reference       %s (%s): %lld positions, max |diff| %.3g, argmax agreement %.2f%% (%lld/%lld), "
                 "mean KL %.3g\n",
-                ref.file.c_str(), ref.name.c_str(), (long long)T, max_abs, 100 * agreement, (long long)agree,
-                (long long)T, mean_kl);
-    std::printf("RESULT compare max_abs_diff=%.6g argmax_agreement=%.6f mean_kl=%.6g\n", max_abs, agreement, mean_kl);
+                ref.file.c_str(), ref.name.c_str(), (long long)c.positions, c.max_abs_diff, 100 * c.argmax_agreement,
+                (long long)c.same_argmax, (long long)c.positions, c.mean_kl);
+    std::printf("RESULT compare max_abs_diff=%.6g argmax_agreement=%.6f mean_kl=%.6g\n", c.max_abs_diff,
+                c.argmax_agreement, c.mean_kl);
 }
 
 }  // namespace
@@ -157,7 +136,7 @@ int cmd_logits(int argc, char** argv) {
     if (out)
         write_safetensors(*out, {{"logits", DType::F32, {int64_t(tokens.size()), V}, all.data(), all.size() * 4}},
                           {{"numerics", numerics_name(numerics)}});
-    if (ref) compare_logits(all, ref_tensor(*ref, ref_name), int64_t(tokens.size()), V);
+    if (ref) report_comparison(all, ref_tensor(*ref, ref_name), int64_t(tokens.size()), V);
     return 0;
 }
 
