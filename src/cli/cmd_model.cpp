@@ -57,19 +57,13 @@ const TensorView& ref_tensor(const SafetensorsFile& f, const std::string& name) 
 
 std::vector<int32_t> ref_tokens(const SafetensorsFile& f) {
     const TensorView& t = ref_tensor(f, "input_ids");
-    if (t.shape.size() != 1 || (t.dtype != DType::I64 && t.dtype != DType::I32))
-        throw std::runtime_error(f.path() + ": input_ids must be a 1-D I64 or I32 tensor, got " + t.shape_str());
-    std::vector<int32_t> ids(size_t(t.numel()));
+    if (t.shape.size() != 1) throw std::runtime_error(f.path() + ": input_ids must be 1-D, got " + t.shape_str());
+    const std::vector<int64_t> all = t.ints();
+    std::vector<int32_t> ids(all.size());
     for (size_t i = 0; i < ids.size(); ++i) {
-        int64_t v;
-        if (t.dtype == DType::I64) std::memcpy(&v, t.data + 8 * i, 8);
-        else {
-            int32_t w;
-            std::memcpy(&w, t.data + 4 * i, 4);
-            v = w;
-        }
-        if (v < 0 || v > INT32_MAX) throw std::runtime_error(f.path() + ": input_ids[" + std::to_string(i) + "] = " + std::to_string(v));
-        ids[i] = int32_t(v);
+        if (all[i] < 0 || all[i] > INT32_MAX)
+            throw std::runtime_error(f.path() + ": input_ids[" + std::to_string(i) + "] = " + std::to_string(all[i]));
+        ids[i] = int32_t(all[i]);
     }
     return ids;
 }

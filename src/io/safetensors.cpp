@@ -78,6 +78,21 @@ int64_t TensorView::numel() const {
     return n;
 }
 
+std::vector<int64_t> TensorView::ints() const {
+    if (dtype != DType::I64 && dtype != DType::I32)
+        throw std::runtime_error(file + ": tensor '" + name + "': dtype " + dtype_name(dtype) + ", expected I32 or I64");
+    std::vector<int64_t> v(static_cast<size_t>(numel()));
+    for (size_t i = 0; i < v.size(); ++i) {
+        if (dtype == DType::I64) std::memcpy(&v[i], data + 8 * i, 8);
+        else {
+            int32_t y;
+            std::memcpy(&y, data + 4 * i, 4);
+            v[i] = y;
+        }
+    }
+    return v;
+}
+
 std::string TensorView::shape_str() const {
     std::string s = "[";
     for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);

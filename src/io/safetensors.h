@@ -53,6 +53,8 @@ struct TensorView {
 
     int64_t numel() const;
     std::string shape_str() const;
+    // The entries of an I64 or I32 tensor (else throws naming the file and the tensor).
+    std::vector<int64_t> ints() const;
 };
 
 class SafetensorsFile {

@@ -119,12 +119,10 @@ public:
     std::vector<int32_t> ints(const std::string& name, std::vector<int64_t> shape, int64_t limit) {
         const auto& t = get(name);
         expect_shape(t, shape);
-        std::vector<int32_t> v(size_t(t.numel()));
+        const std::vector<int64_t> all = t.ints();
+        std::vector<int32_t> v(all.size());
         for (size_t i = 0; i < v.size(); ++i) {
-            int64_t x;
-            if (t.dtype == DType::I64) { std::memcpy(&x, t.data + 8 * i, 8); }
-            else if (t.dtype == DType::I32) { int32_t y; std::memcpy(&y, t.data + 4 * i, 4); x = y; }
-            else bad(t, std::string("dtype ") + dtype_name(t.dtype) + ", expected I32 or I64");
+            const int64_t x = all[i];
             if (x < 0 || x >= limit)
                 bad(t, "entry " + std::to_string(i) + " = " + std::to_string(x) + " is outside 0.." + std::to_string(limit - 1));
             v[i] = int32_t(x);
