@@ -160,4 +160,7 @@ TEST(Int8, LogitsReferenceReportsTheComparison) {
     r = run_dsv4("logits --model " + dir);
     EXPECT_NE(r.status, 0);
     EXPECT_NE(r.out.find("--tokens is required"), std::string::npos) << r.out;
+    r = run_dsv4("logits --model " + dir + " --reference-tensor logits_full --tokens " + dir + "/missing.txt");
+    EXPECT_NE(r.status, 0);
+    EXPECT_NE(r.out.find("--reference-tensor needs --reference"), std::string::npos) << r.out;
 }

@@ -1,5 +1,4 @@
 // dsv4 logits | generate | info: the engine's own commands.
-#include <cmath>
 #include <cstdio>
 #include <climits>
 #include <cstring>
@@ -48,7 +47,7 @@ void note_unused(const Model& m) {
     std::fprintf(stderr, "dsv4: note: %zu checkpoint tensors are not used by the forward pass: %s\n", u.size(), list.c_str());
 }
 
-// A reference file's tensor as [T, V] floats (F32), or its token ids (I64 / I32).
+// A tensor of the reference file (an error naming the file when it has none of that name).
 const TensorView& ref_tensor(const SafetensorsFile& f, const std::string& name) {
     auto it = f.tensors().find(name);
     if (it == f.tensors().end()) throw std::runtime_error(f.path() + ": no tensor '" + name + "'");
@@ -91,6 +90,7 @@ int cmd_logits(int argc, char** argv) {
     auto model_dir = a.require("model");
     auto ref_path = a.get("reference");
     const std::string ref_name = a.get_or("reference-tensor", "logits_full");
+    if (a.has("reference-tensor") && !ref_path) throw std::invalid_argument("--reference-tensor needs --reference");
     std::unique_ptr<SafetensorsFile> ref;
     if (ref_path) ref = SafetensorsFile::open(*ref_path);
     auto tokens_path = a.get("tokens");
