@@ -128,39 +128,36 @@ TEST(Kernels, Fp8GemvExtremeActivationsMatchScalar) {
         auto W = random_linear(Linear::Format::FP8, 37, 512, g(), f32_scale);
         std::vector<float> dense(size_t(37 * 512));
         for (int64_t o = 0; o < 37; ++o) dequant_row(W.L, o, dense.data() + o * 512);
-        for (float mag : {1.0f, 0x1p7f, 0x1p40f, 0x1p90f, 0x1p-60f}) {
-            std::vector<float> x(512);
-            for (auto& v : x) v = nd(g) * mag;
+        // y of every SIMD path this CPU has for x, beside the scalar path's
+        auto each_simd = [&](const std::vector<float>& x, auto&& check) {
             std::vector<float> ref(37), y(37);
             matmul(pool, W.L, x.data(), 512, ref.data(), 37, 1, 0, 37, Isa::Scalar);
             for (Isa isa : {Isa::Avx2, Isa::Avx512}) {
                 if (!isa_supported(isa)) continue;
                 matmul(pool, W.L, x.data(), 512, y.data(), 37, 1, 0, 37, isa);
-                for (int64_t o = 0; o < 37; ++o) {
-                    double bound = 0;
-                    for (int64_t i = 0; i < 512; ++i) bound += std::fabs(double(dense[size_t(o * 512 + i)]) * x[size_t(i)]);
-                    ASSERT_TRUE(std::isfinite(y[size_t(o)])) << isa_name(isa) << " |x| ~ " << mag << " row " << o;
-                    ASSERT_NEAR(y[size_t(o)], ref[size_t(o)], 1e-6 * bound) << isa_name(isa) << " |x| ~ " << mag << " row " << o;
-                }
+                for (int64_t o = 0; o < 37; ++o) check(isa, o, y[size_t(o)], ref[size_t(o)]);
             }
+        };
+        for (float mag : {1.0f, 0x1p7f, 0x1p40f, 0x1p90f, 0x1p-60f}) {
+            std::vector<float> x(512);
+            for (auto& v : x) v = nd(g) * mag;
+            each_simd(x, [&](Isa isa, int64_t o, float a, float b) {
+                double bound = 0;
+                for (int64_t i = 0; i < 512; ++i) bound += std::fabs(double(dense[size_t(o * 512 + i)]) * x[size_t(i)]);
+                ASSERT_TRUE(std::isfinite(a)) << isa_name(isa) << " |x| ~ " << mag << " row " << o;
+                ASSERT_NEAR(a, b, 1e-6 * bound) << isa_name(isa) << " |x| ~ " << mag << " row " << o;
+            });
         }
         for (float bad : {INFINITY, -INFINITY, NAN}) {
             std::vector<float> x(512);
             for (auto& v : x) v = nd(g);
             x[300] = bad;
-            std::vector<float> ref(37), y(37);
-            matmul(pool, W.L, x.data(), 512, ref.data(), 37, 1, 0, 37, Isa::Scalar);
-            for (Isa isa : {Isa::Avx2, Isa::Avx512}) {
-                if (!isa_supported(isa)) continue;
-                matmul(pool, W.L, x.data(), 512, y.data(), 37, 1, 0, 37, isa);
-                for (int64_t o = 0; o < 37; ++o) {
-                    const float a = y[size_t(o)], b = ref[size_t(o)];
-                    ASSERT_EQ(std::isnan(a), std::isnan(b)) << isa_name(isa) << " " << bad << " row " << o;
-                    if (!std::isnan(b)) {
-                        ASSERT_EQ(a, b) << isa_name(isa) << " " << bad << " row " << o;  // the same Inf
-                    }
+            each_simd(x, [&](Isa isa, int64_t o, float a, float b) {
+                ASSERT_EQ(std::isnan(a), std::isnan(b)) << isa_name(isa) << " " << bad << " row " << o;
+                if (!std::isnan(b)) {
+                    ASSERT_EQ(a, b) << isa_name(isa) << " " << bad << " row " << o;  // the same Inf
                 }
-            }
+            });
         }
     }
 }
