@@ -82,3 +82,25 @@ TEST(TokenizerStream, FlushEmitsReplacementForTruncatedCharacter) {
     EXPECT_EQ(dec.flush(), "\xEF\xBF\xBD");
     EXPECT_EQ(dec.push(tok->token_id("<think>")), "<think>");
 }
+
+// Model output may hold ids past the tokenizer (padded vocabularies): they add no text, as in
+// HF's decode, where the batch decode of the same ids is an error (bad input).
+TEST(TokenizerStream, IdsOutsideTheTokenizerAddNoText) {
+    auto tok = dsv4::Tokenizer::from_file(std::string(DSV4_TEST_DATA) + "/dsv4-tiny-a-tok/tokenizer.json");
+    const int32_t past = int32_t(tok.vocab_size()) + 59;
+    ASSERT_FALSE(tok.contains(past));
+    ASSERT_FALSE(tok.contains(-1));
+    const auto ids = tok.encode("hello world");
+    ASSERT_GE(ids.size(), 2u);
+    ASSERT_TRUE(tok.contains(ids[0]));
+    dsv4::StreamDecoder dec(tok);
+    std::string text = dec.push(ids[0]);
+    EXPECT_EQ(dec.push(past), "");
+    EXPECT_EQ(dec.push(-1), "");
+    for (size_t i = 1; i < ids.size(); ++i) text += dec.push(ids[i]);
+    text += dec.flush();
+    EXPECT_EQ(text, tok.decode(ids));
+    EXPECT_EQ(text, "hello world");
+    std::vector<int32_t> bad = {ids[0], past};
+    EXPECT_THROW(tok.decode(bad), std::out_of_range);
+}

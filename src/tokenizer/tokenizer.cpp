@@ -157,6 +157,12 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text) const {
     return out;
 }
 
+bool Tokenizer::contains(int32_t id) const {
+    const Impl& m = *impl_;
+    if (id >= 0 && size_t(id) < m.added_by_id.size() && m.added_by_id[id]) return true;
+    return m.bpe->id_to_token(id) != nullptr;
+}
+
 std::string Tokenizer::token_bytes(int32_t id) const {
     const Impl& m = *impl_;
     const std::string* s = nullptr;
@@ -199,6 +205,7 @@ bool Tokenizer::is_special(int32_t id) const {
 }
 
 std::string StreamDecoder::push(int32_t id) {
+    if (!tok_->contains(id)) return {};
     pending_ += tok_->token_bytes(id);
     size_t tail = utf8_incomplete_tail(pending_);
     std::string out;

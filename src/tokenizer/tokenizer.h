@@ -27,6 +27,8 @@ public:
     // Raw bytes of one token (no UTF-8 repair: a token may hold part of a character).
     // Throws std::out_of_range for an unknown id.
     std::string token_bytes(int32_t id) const;
+    // Whether id is a token of this tokenizer (vocab or added).
+    bool contains(int32_t id) const;
     // Whether the id is an added token marked "special" in tokenizer.json.
     bool is_special(int32_t id) const;
 
@@ -38,7 +40,9 @@ private:
 
 // Turns generated ids into text incrementally. Never emits a broken UTF-8 sequence: the
 // bytes of a character split across tokens are held back until its last byte arrives.
-// The concatenation of all push() results and flush() equals Tokenizer::decode(all ids).
+// The concatenation of all push() results and flush() equals Tokenizer::decode(all ids) for ids
+// the tokenizer has. An id it lacks (a model's vocabulary is often padded past its tokenizer's)
+// adds no text, as HF's decode skips it, where Tokenizer::decode calls it an error.
 class StreamDecoder {
 public:
     explicit StreamDecoder(const Tokenizer& tok) : tok_(&tok) {}
