@@ -118,7 +118,7 @@ TEST(Kernels, Fp4ZeroScaleBytesMatchScalar) {
     }
 }
 
-// The AVX2 FP8 gemv reads x times 2^K (K = 120 unless some |x| >= 2^7; 0 with an Inf or NaN):
+// The FP8 gemv reads x times 2^K (K = 120 unless some |x| >= 2^7; 0 with an Inf or NaN):
 // large, tiny and non-finite activations must give what the scalar path gives.
 TEST(Kernels, Fp8GemvExtremeActivationsMatchScalar) {
     std::mt19937 g(21);
