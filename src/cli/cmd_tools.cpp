@@ -209,7 +209,7 @@ int cmd_bench(int argc, char** argv) {
     if (!machine && !kernels && !dir)
         throw std::invalid_argument("missing required option --model (or --machine, --kernels)");
     if (prompt_n < 1 || gen_n < 0) throw std::invalid_argument("--prompt must be >= 1 and --gen >= 0");
-    std::printf("kernels         %s\n", isa_name(best_isa()));
+    std::printf("kernels         %s\n", kernels_name(best_isa()));
     if (machine) {
         ThreadPool pool(threads);
         const double bw = measure_read_bandwidth(pool), peak = measure_fma_peak(pool);

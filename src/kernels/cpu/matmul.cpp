@@ -261,6 +261,11 @@ void check_isa(Isa isa) {
 
 }  // namespace
 
+const char* kernels_name(Isa isa) {
+    const kern::KernelSet* ks = isa_supported(isa) ? kernels_for(isa) : nullptr;
+    return ks ? ks->name : isa_name(isa);
+}
+
 void matmul_batch(ThreadPool& pool, std::span<const MatmulJob> jobs, Isa isa) {
     check_isa(isa);
     const kern::KernelSet* ks = kernels_for(isa);

@@ -6,7 +6,7 @@
 namespace dsv4::kern {
 const KernelSet& kernels_avx512() {
     static const KernelSet k = __builtin_cpu_supports("avx512vnni")
-                                   ? KernelSet{"avx512", reorders_x, reorder_x, gemv, gemm_scratch, gemm,
+                                   ? KernelSet{"avx512+vnni", reorders_x, reorder_x, gemv, gemm_scratch, gemm,
                                                dots, axpys, q8_order_vnni, matmul_q8_vnni}
                                    : KernelSet{"avx512", reorders_x, reorder_x, gemv, gemm_scratch, gemm,
                                                dots, axpys, q8_order, matmul_q8};
