@@ -42,9 +42,11 @@ TEST(Int8, SimdMatchesScalarAndScalarBoundsTheRounding) {
     ThreadPool pool(2);
     std::normal_distribution<float> nd;
     struct Case { int64_t out, in; bool f32_scale; };
-    // in: one block, an odd number of blocks (a trailing 128-bit block), the benchmark's 2048, and
-    // 131 blocks (the kernel converts a row's scales 128 at a time)
-    for (Case c : {Case{5, 32, false}, Case{37, 160, false}, Case{70, 2048, false}, Case{19, 96, true}, Case{9, 4192, false}}) {
+    // in: one block, an odd number of blocks (a trailing 128-bit block), 7 blocks (a VNNI chunk of
+    // 4, then one of 3), the benchmark's 2048, and 131 blocks (the kernel converts a row's scales
+    // 128 at a time)
+    for (Case c : {Case{5, 32, false}, Case{37, 160, false}, Case{23, 224, false}, Case{70, 2048, false}, Case{19, 96, true},
+                   Case{9, 4192, false}}) {
         auto W = random_linear(Linear::Format::FP4, c.out, c.in, g(), c.f32_scale);
         if (!c.f32_scale)
             for (size_t i = 0; i < W.scale.size(); i += 11) W.scale[i] = 0;  // 2^-127 scales too
