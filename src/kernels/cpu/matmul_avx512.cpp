@@ -5,11 +5,15 @@
 
 namespace dsv4::kern {
 const KernelSet& kernels_avx512() {
-    static const KernelSet k = __builtin_cpu_supports("avx512vnni")
-                                   ? KernelSet{"avx512+vnni", reorders_x, reorder_x, gemv, gemm_scratch, gemm,
-                                               dots, axpys, q8_order_vnni, matmul_q8_vnni}
-                                   : KernelSet{"avx512", reorders_x, reorder_x, gemv, gemm_scratch, gemm,
-                                               dots, axpys, q8_order, matmul_q8};
+    static const KernelSet k = [] {
+        KernelSet s{"avx512", reorders_x, reorder_x, gemv, gemm_scratch, gemm, dots, axpys, q8_order, matmul_q8};
+        if (__builtin_cpu_supports("avx512vnni")) {
+            s.name = "avx512+vnni";
+            s.q8_order = q8_order_vnni;
+            s.matmul_q8 = matmul_q8_vnni;
+        }
+        return s;
+    }();
     return k;
 }
 }  // namespace dsv4::kern
