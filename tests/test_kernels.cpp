@@ -7,8 +7,10 @@
 #include <random>
 #include <vector>
 
+#include "kernels/cpu/kernel_iface.h"
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/random_linear.h"
+#include "kernels/cpu/rounding.h"
 
 using namespace dsv4;
 
@@ -158,6 +160,66 @@ TEST(Kernels, Fp8GemvExtremeActivationsMatchScalar) {
                     ASSERT_EQ(a, b) << isa_name(isa) << " " << bad << " row " << o;  // the same Inf
                 }
             });
+        }
+    }
+}
+
+// Activations made of bf16 values (official numerics' QDQ8 inputs) take the AVX512_BF16 dot
+// products where the CPU has them: FP8 rows with and without E4M3 codes of exponent 0 (those
+// chunks take FMAs), partial scale blocks, non-power-of-two scales; MXFP4 with zero scale bytes.
+TEST(Kernels, Bf16DotsMatchScalarOnBf16Activations) {
+    std::mt19937 g(17);
+    ThreadPool pool(2);
+    using F = Linear::Format;
+    struct Case { F f; int64_t out, in; bool f32_scale; };
+    const Case cases[] = {{F::FP8, 37, 512, false}, {F::FP8, 70, 192, true}, {F::FP8, 9, 64, false},
+                          {F::FP4, 45, 384, false}, {F::FP4, 33, 1024, true}, {F::FP4, 5, 128, false}};
+    const bool has_bf16 = isa_supported(Isa::Avx512) && __builtin_cpu_supports("avx512bf16");
+    std::normal_distribution<float> nd;
+    for (const auto& c : cases) {
+        auto W = random_linear(c.f, c.out, c.in, g(), c.f32_scale);
+        if (c.f == F::FP8)  // most rows without exponent-0 codes; every third row as drawn (~1/16 of them)
+            for (int64_t o = 0; o < c.out; ++o)
+                if (o % 3 != 0)
+                    for (int64_t i = 0; i < c.in; ++i) {
+                        uint8_t& b = W.data[size_t(o * W.L.row_bytes + i)];
+                        if ((b & 0x78) == 0 && !(o == 1 && i == c.in / 2)) b |= 0x08;  // row 1: one left
+                    }
+                else if (o == 3)  // only zeros and subnormals
+                    for (int64_t i = 0; i < c.in; ++i) W.data[size_t(o * W.L.row_bytes + i)] &= 0x87;
+        if (c.f == F::FP4 && !c.f32_scale)
+            for (size_t i = 0; i < W.scale.size(); i += 5) W.scale[i] = 0;
+        std::vector<float> dense(size_t(c.out * c.in));
+        for (int64_t o = 0; o < c.out; ++o) dequant_row(W.L, o, dense.data() + o * c.in);
+        for (int variant = 0; variant < 3; ++variant) {
+            std::vector<float> x(size_t(c.in));
+            for (auto& v : x) v = nd(g);
+            if (variant == 0) rnd::qdq8(x.data(), c.in, 128);  // as official numerics make it
+            if (variant == 1) {  // bf16 values over a wide range, zeros among them
+                for (size_t i = 0; i < x.size(); ++i) x[i] = i % 11 == 0 ? 0.0f : rnd::bf16(x[i] * std::ldexp(1.0f, int(i % 40) - 20));
+            }
+            if (variant == 2) x[3] = std::nextafter(x[3], 10.0f);  // one value off bf16: the FMA path
+#if defined(__x86_64__)
+            if (has_bf16) {  // the kernel set takes the bf16 form exactly when x allows it
+                std::vector<float> buf(x.size());
+                const kern::XForm xf = kern::kernels_avx512().reorder_x(
+                    kern::Fmt(uint8_t(c.f)), x.data(), c.in, 1, c.in, W.L.block_in, buf.data());
+                EXPECT_EQ(xf.bf16, variant < 2) << format_name(c.f) << " variant " << variant;
+            }
+#endif
+            std::vector<float> ref(size_t(c.out)), y(size_t(c.out));
+            matmul(pool, W.L, x.data(), c.in, ref.data(), c.out, 1, 0, c.out, Isa::Scalar);
+            for (Isa isa : {Isa::Avx2, Isa::Avx512}) {
+                if (!isa_supported(isa)) continue;
+                matmul(pool, W.L, x.data(), c.in, y.data(), c.out, 1, 0, c.out, isa);
+                for (int64_t o = 0; o < c.out; ++o) {
+                    double bound = 0;
+                    for (int64_t i = 0; i < c.in; ++i) bound += std::fabs(double(dense[size_t(o * c.in + i)]) * x[size_t(i)]);
+                    ASSERT_NEAR(y[size_t(o)], ref[size_t(o)], 1e-6 * bound + 1e-30)
+                        << isa_name(isa) << " " << format_name(c.f) << " " << c.out << "x" << c.in << " variant "
+                        << variant << " row " << o;
+                }
+            }
         }
     }
 }

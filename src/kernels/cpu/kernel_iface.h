@@ -19,16 +19,25 @@ struct WView {  // a Linear, as the kernels see it
     int64_t scale_cols, block_out, block_in;
 };
 
+// How reorder_x left x for the gemv: times 2^exp; and as bf16 words (T rows of `in` uint16 at
+// the start of the buffer) when bf16: only where every value of x is a bf16 value that is zero or
+// normal (official numerics' QDQ8 activations are) and the kernel set has a bf16 dot product for
+// the format (AVX512_BF16; kernels_avx512 says which).
+struct XForm {
+    int exp = 0;
+    bool bf16 = false;
+};
+
 // One ISA's kernels. Rows [r0, r1) of W for T tokens, on the calling thread.
 struct KernelSet {
     const char* name;
     // Some kernels read x in their own column order (the order they unpack packed codes in):
     // when reorders_x says so, the caller passes x through reorder_x (out: T rows of `in`), which
-    // returns x_exp: out is x times 2^x_exp (only ever for the gemv; 0 when T > 1).
+    // says how it left it (XForm: only ever scaled or bf16 for the gemv; plain when T > 1).
     bool (*reorders_x)(Fmt fmt, int64_t in, int64_t block_in, int64_t T);
-    int (*reorder_x)(Fmt fmt, const float* x, int64_t ldx, int64_t T, int64_t in, int64_t block_in, float* out);
-    // T == 1: y[o - r0] = W[o, :] . x (x as reorder_x made it, with its x_exp; else 0)
-    void (*gemv)(const WView& W, const float* x, int x_exp, float* y, int64_t r0, int64_t r1);
+    XForm (*reorder_x)(Fmt fmt, const float* x, int64_t ldx, int64_t T, int64_t in, int64_t block_in, float* out);
+    // T == 1: y[o - r0] = W[o, :] . x (x as reorder_x made it, with its XForm; else XForm{})
+    void (*gemv)(const WView& W, const float* x, XForm xf, float* y, int64_t r0, int64_t r1);
     // T >= 1: y[t*ldy + o - r0] = W[o, :] . x[t*ldx + :]; scratch holds gemm_scratch(W.in, T) floats.
     int64_t (*gemm_scratch)(int64_t in, int64_t T);
     void (*gemm)(const WView& W, const float* x, int64_t ldx, float* y, int64_t ldy, int64_t T, int64_t r0,

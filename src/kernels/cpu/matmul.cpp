@@ -177,7 +177,7 @@ struct Input {
     std::vector<float> buf;
     const float* x;
     int64_t ldx;
-    int x_exp = 0;  // x = the caller's x times 2^x_exp (KernelSet::reorder_x)
+    kern::XForm xf;  // how reorder_x left x (scaled, bf16)
     // int8 activations (MatmulJob::x_int8): T rows of `in` codes and of their block scales, in
     // the kernels' layout (KernelSet::q8_order), natural for the scalar path
     bool int8 = false;
@@ -206,7 +206,7 @@ Input input_for(const kern::KernelSet* ks, const Linear& W, const float* x, int6
     const kern::Fmt fmt = kern::Fmt(uint8_t(W.format));
     if (ks && ks->reorders_x(fmt, W.in, W.block_in, T)) {
         in.buf.resize(size_t(T * W.in));
-        in.x_exp = ks->reorder_x(fmt, x, ldx, T, W.in, W.block_in, in.buf.data());
+        in.xf = ks->reorder_x(fmt, x, ldx, T, W.in, W.block_in, in.buf.data());
         in.x = in.buf.data();
         in.ldx = W.in;
     }
@@ -244,7 +244,7 @@ void run_rows(const kern::KernelSet* ks, const kern::WView& v, const Linear& W, 
         return ks->matmul_q8(v, in.q.data(), in.d.data(), T, y, ldy, r0, r1);
     }
     if (!ks) return scalar_rows(W, x, ldx, y, ldy, T, r0, r1, scratch);
-    if (T == 1) return ks->gemv(v, x, in.x_exp, y, r0, r1);
+    if (T == 1) return ks->gemv(v, x, in.xf, y, r0, r1);
     // The GEMM's scratch (dequantized rows and packed tokens, up to a few MB) is kept per thread
     // and only grown: products run thousands of times per forward and must not allocate and
     // zero megabytes each time.
