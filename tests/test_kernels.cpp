@@ -178,15 +178,18 @@ TEST(Kernels, Bf16DotsMatchScalarOnBf16Activations) {
     std::normal_distribution<float> nd;
     for (const auto& c : cases) {
         auto W = random_linear(c.f, c.out, c.in, g(), c.f32_scale);
-        if (c.f == F::FP8)  // most rows without exponent-0 codes; every third row as drawn (~1/16 of them)
-            for (int64_t o = 0; o < c.out; ++o)
-                if (o % 3 != 0)
+        if (c.f == F::FP8) {  // most rows without exponent-0 codes; every third row as drawn (~1/16 of them)
+            for (int64_t o = 0; o < c.out; ++o) {
+                if (o % 3 != 0) {
                     for (int64_t i = 0; i < c.in; ++i) {
                         uint8_t& b = W.data[size_t(o * W.L.row_bytes + i)];
                         if ((b & 0x78) == 0 && !(o == 1 && i == c.in / 2)) b |= 0x08;  // row 1: one left
                     }
-                else if (o == 3)  // only zeros and subnormals
+                } else if (o == 3) {  // only zeros and subnormals
                     for (int64_t i = 0; i < c.in; ++i) W.data[size_t(o * W.L.row_bytes + i)] &= 0x87;
+                }
+            }
+        }
         if (c.f == F::FP4 && !c.f32_scale)
             for (size_t i = 0; i < W.scale.size(); i += 5) W.scale[i] = 0;
         std::vector<float> dense(size_t(c.out * c.in));

@@ -2,6 +2,7 @@
 // and a non-zero exit; never a crash. Plus randomized (fuzz) tests of the two parsers.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -88,6 +89,37 @@ TEST(Malformed, TruncatedSafetensors) {
     expect_one_line_error(logits_cmd(dir), {"model.safetensors", "truncated"});
     write_all(dir + "/model.safetensors", s.substr(0, 100));
     expect_one_line_error(logits_cmd(dir), {"model.safetensors", "truncated: header length"});
+}
+
+// Read into memory (Resident), every tensor starts on a 64-byte boundary whatever its offset in
+// the file (the kernels' vector loads), and holds the same bytes as the memory-mapped file.
+TEST(Safetensors, ResidentTensorsAreAlignedAndExact) {
+    const std::string dir = temp_dir("aligned");
+    std::vector<std::vector<uint8_t>> blobs;
+    std::vector<TensorOut> out;
+    for (size_t i = 0; i < 9; ++i) {  // sizes 1, 7, 13, ... bytes, so most offsets are odd
+        blobs.emplace_back(1 + 6 * i * i);
+        for (size_t j = 0; j < blobs.back().size(); ++j) blobs.back()[j] = uint8_t(31 * i + 7 * j);
+        std::string name = "t";
+        name += char('0' + i);
+        out.push_back({name, DType::U8, {int64_t(blobs.back().size())}, blobs.back().data(), blobs.back().size()});
+    }
+    out.push_back({"empty", DType::U8, {0}, nullptr, 0});
+    write_safetensors(dir + "/a.safetensors", out, {{"format", "pt"}});
+    auto mapped = SafetensorsFile::open(dir + "/a.safetensors", Residency::Mapped);
+    auto resident = SafetensorsFile::open(dir + "/a.safetensors", Residency::Resident);
+    ASSERT_EQ(resident->tensors().size(), out.size());
+    int odd_in_file = 0;
+    for (const auto& [name, t] : resident->tensors()) {
+        const TensorView& m = mapped->tensors().at(name);
+        ASSERT_EQ(t.nbytes, m.nbytes) << name;
+        if (t.nbytes == 0) continue;
+        EXPECT_EQ(reinterpret_cast<uintptr_t>(t.data) % 64, 0u) << name;
+        odd_in_file += reinterpret_cast<uintptr_t>(m.data) % 64 != 0;
+        EXPECT_EQ(std::memcmp(t.data, m.data, t.nbytes), 0) << name;
+    }
+    EXPECT_GT(odd_in_file, 4);  // the file itself did not line them up
+    EXPECT_EQ(resident->metadata().at("format"), "pt");
 }
 
 TEST(Malformed, OverlappingAndOutOfRangeOffsets) {

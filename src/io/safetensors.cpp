@@ -18,7 +18,9 @@ using json = nlohmann::json;
 
 const char* residency_name(Residency r) { return r == Residency::Resident ? "resident" : "mapped"; }
 
-MappedFile::MappedFile(const std::string& path, Residency residency) : path_(path), residency_(residency) {
+MappedFile::MappedFile(const std::string& path, Residency residency,
+                       const std::vector<std::pair<uint64_t, uint64_t>>& aligned)
+    : path_(path), residency_(residency) {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) throw std::runtime_error(path + ": cannot open: " + std::strerror(errno));
     struct Closer {
@@ -38,34 +40,65 @@ MappedFile::MappedFile(const std::string& path, Residency residency) : path_(pat
         data_ = static_cast<const uint8_t*>(p);
         return;
     }
-    // Resident: anonymous memory aligned to 2 MB (so whole huge pages cover it), huge pages
-    // requested before the first touch, then the file read in 64 MB steps.
+    // Resident: the file's runs (the bytes before the first aligned range, then each range with
+    // what follows it) at their memory offsets.
+    segments_.push_back({0, 0});
+    uint64_t mem = 0;  // memory offset of the current segment's start
+    for (const auto& [b, e] : aligned) {
+        const Segment& cur = segments_.back();
+        if (b < cur.file_off || e < b || e > size_)
+            throw std::logic_error(path + ": MappedFile: aligned ranges must be sorted, disjoint and inside the file");
+        const uint64_t at = cur.mem_off + (b - cur.file_off);
+        mem = (at + 63) & ~uint64_t(63);
+        if (b == cur.file_off && segments_.size() > 1) segments_.back().mem_off = mem;  // an empty range before
+        else segments_.push_back({b, mem});
+    }
+    const uint64_t mem_size = segments_.back().mem_off + (size_ - segments_.back().file_off);
+    // Anonymous memory aligned to 2 MB (so whole huge pages cover it), huge pages requested before
+    // the first touch, then the file read in steps of at most 64 MB.
     constexpr size_t kHuge = size_t(2) << 20;
-    map_len_ = size_ + kHuge;
+    map_len_ = size_t(mem_size) + kHuge;
     void* p = mmap(nullptr, map_len_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED)
-        throw std::runtime_error(path + ": cannot allocate " + std::to_string(size_) + " bytes: " + std::strerror(errno));
+        throw std::runtime_error(path + ": cannot allocate " + std::to_string(mem_size) + " bytes: " + std::strerror(errno));
     map_base_ = p;
     auto* a = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(p) + kHuge - 1) & ~uintptr_t(kHuge - 1));
 #ifdef MADV_HUGEPAGE
-    madvise(a, size_, MADV_HUGEPAGE);  // a hint: without THP the pages are just 4 KB
+    madvise(a, size_t(mem_size), MADV_HUGEPAGE);  // a hint: without THP the pages are just 4 KB
 #endif
     data_ = a;
     constexpr size_t kStep = size_t(64) << 20;
-    for (size_t got = 0; got < size_;) {
-        const ssize_t r = ::pread(fd, a + got, std::min(kStep, size_ - got), off_t(got));
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) {
-            const std::string why = r < 0 ? std::strerror(errno) : "file shrank while being read";
-            munmap(map_base_, map_len_);
-            throw std::runtime_error(path + ": read failed at byte " + std::to_string(got) + ": " + why);
-        }
+    uint64_t dropped = 0;  // the page cache's copy of [0, dropped) is let go, in steps of >= 64 MB
+    for (size_t i = 0; i < segments_.size(); ++i) {
+        const uint64_t f0 = segments_[i].file_off, f1 = i + 1 < segments_.size() ? segments_[i + 1].file_off : size_;
+        uint8_t* dst = a + segments_[i].mem_off;
+        for (uint64_t got = 0; got < f1 - f0;) {
+            const ssize_t r = ::pread(fd, dst + got, size_t(std::min<uint64_t>(kStep, f1 - f0 - got)), off_t(f0 + got));
+            if (r < 0 && errno == EINTR) continue;
+            if (r <= 0) {
+                const std::string why = r < 0 ? std::strerror(errno) : "file shrank while being read";
+                munmap(map_base_, map_len_);
+                throw std::runtime_error(path + ": read failed at byte " + std::to_string(f0 + got) + ": " + why);
+            }
+            got += uint64_t(r);
 #ifdef POSIX_FADV_DONTNEED
-        posix_fadvise(fd, off_t(got), off_t(r), POSIX_FADV_DONTNEED);  // no second copy in the page cache
+            // no second copy in the page cache (not per tensor: each call costs ~0.2 ms)
+            if (f0 + got - dropped >= kStep || (f0 + got == f1 && i + 1 == segments_.size())) {
+                posix_fadvise(fd, off_t(dropped), off_t(f0 + got - dropped), POSIX_FADV_DONTNEED);
+                dropped = f0 + got;
+            }
 #endif
-        got += size_t(r);
+        }
     }
-    mprotect(a, size_, PROT_READ);
+    mprotect(a, size_t(mem_size), PROT_READ);
+}
+
+const uint8_t* MappedFile::at(uint64_t off) const {
+    if (segments_.size() <= 1) return data_ + off;
+    auto it = std::upper_bound(segments_.begin(), segments_.end(), off,
+                               [](uint64_t o, const Segment& s) { return o < s.file_off; });
+    --it;  // segments_[0].file_off == 0
+    return data_ + it->mem_off + (off - it->file_off);
 }
 
 MappedFile::~MappedFile() {
@@ -99,17 +132,19 @@ std::string TensorView::shape_str() const {
     return s + "]";
 }
 
-std::map<std::string, TensorView> SafetensorsFile::parse_header(const std::string& file, const uint8_t* bytes,
-                                                                size_t size) {
+std::map<std::string, TensorView> SafetensorsFile::parse_header_in(const std::string& file, const uint8_t* bytes,
+                                                                   size_t head_size, uint64_t size, const Place& place) {
     auto fail = [&](const std::string& what) -> std::runtime_error {
         return std::runtime_error(file + ": " + what);
     };
-    if (size < 8) throw fail("truncated: " + std::to_string(size) + " bytes, no room for the 8-byte header length");
+    if (size < 8 || head_size < 8)
+        throw fail("truncated: " + std::to_string(size) + " bytes, no room for the 8-byte header length");
     uint64_t n = 0;
     for (int i = 0; i < 8; ++i) n |= uint64_t(bytes[i]) << (8 * i);
     if (n > size - 8)
         throw fail("truncated: header length " + std::to_string(n) + " runs past the end of the file (" +
                    std::to_string(size) + " bytes)");
+    if (n > head_size - 8) throw std::logic_error(file + ": parse_header_in: the header was not read whole");
     json h;
     try {
         h = json::parse(bytes + 8, bytes + 8 + n);
@@ -118,7 +153,6 @@ std::map<std::string, TensorView> SafetensorsFile::parse_header(const std::strin
     }
     if (!h.is_object()) throw fail("header is not a JSON object");
     const uint64_t data_size = size - 8 - n;
-    const uint8_t* data = bytes + 8 + n;
 
     std::map<std::string, TensorView> out;
     std::vector<std::pair<uint64_t, uint64_t>> ranges;
@@ -158,7 +192,7 @@ std::map<std::string, TensorView> SafetensorsFile::parse_header(const std::strin
         if (e - b != expect)
             throw fail(where + "holds " + std::to_string(e - b) + " bytes but " + dtype_name(*dt) + " " +
                        t.shape_str() + " needs " + std::to_string(expect));
-        t.data = data ? data + b : nullptr;
+        t.data = place(8 + n + b, e - b);
         t.nbytes = size_t(e - b);
         ranges.emplace_back(b, e);
         range_names.push_back(name);
@@ -178,10 +212,29 @@ std::map<std::string, TensorView> SafetensorsFile::parse_header(const std::strin
     return out;
 }
 
+std::map<std::string, TensorView> SafetensorsFile::parse_header(const std::string& file, const uint8_t* bytes,
+                                                                size_t size) {
+    return parse_header_in(file, bytes, size, size, [bytes](uint64_t off, uint64_t) { return bytes + off; });
+}
+
 std::unique_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path, Residency residency) {
     auto f = std::unique_ptr<SafetensorsFile>(new SafetensorsFile());
-    f->map_ = std::make_unique<MappedFile>(path, residency);
-    f->tensors_ = parse_header(path, f->map_->data(), f->map_->size());
+    // Resident: the header is validated first (a map of the file touches only its pages) and
+    // says where the tensors are, each of which then starts on a 64-byte boundary in memory.
+    std::vector<std::pair<uint64_t, uint64_t>> aligned;
+    if (residency == Residency::Resident) {
+        const MappedFile whole(path, Residency::Mapped);
+        parse_header_in(path, whole.data(), whole.size(), whole.size(), [&](uint64_t off, uint64_t nbytes) {
+            aligned.emplace_back(off, off + nbytes);
+            return static_cast<const uint8_t*>(nullptr);
+        });
+        std::sort(aligned.begin(), aligned.end());
+    }
+    f->map_ = std::make_unique<MappedFile>(path, residency, aligned);
+    const MappedFile* m = f->map_.get();
+    // (the header lies before the first tensor: contiguous at data() in both residencies)
+    f->tensors_ = parse_header_in(path, m->data(), m->size(), m->size(),
+                                  [m](uint64_t off, uint64_t) { return m->at(off); });
     // Metadata (string values only, as the format says).
     uint64_t n = 0;
     for (int i = 0; i < 8; ++i) n |= uint64_t(f->map_->data()[i]) << (8 * i);
