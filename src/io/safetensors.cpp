@@ -247,15 +247,23 @@ std::unique_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path, 
 
 void write_safetensors(const std::string& path, const std::vector<TensorOut>& tensors,
                        const std::map<std::string, std::string>& metadata) {
+    // The data region starts on a 64-byte boundary and holds first the tensors whose sizes are
+    // multiples of 64, so that those (the weights) stay on 64-byte boundaries when the file is
+    // memory-mapped (the format allows no holes between tensors, only spaces after the header).
+    std::vector<const TensorOut*> order;
+    for (auto& t : tensors)
+        if (t.nbytes % 64 == 0) order.push_back(&t);
+    for (auto& t : tensors)
+        if (t.nbytes % 64 != 0) order.push_back(&t);
     json h = json::object();
     if (!metadata.empty()) h["__metadata__"] = metadata;
     uint64_t off = 0;
-    for (auto& t : tensors) {
-        h[t.name] = {{"dtype", dtype_name(t.dtype)}, {"shape", t.shape}, {"data_offsets", {off, off + t.nbytes}}};
-        off += t.nbytes;
+    for (const TensorOut* t : order) {
+        h[t->name] = {{"dtype", dtype_name(t->dtype)}, {"shape", t->shape}, {"data_offsets", {off, off + t->nbytes}}};
+        off += t->nbytes;
     }
     std::string hs = h.dump();
-    while ((hs.size() + 8) % 8) hs.push_back(' ');
+    while ((hs.size() + 8) % 64) hs.push_back(' ');
     std::string tmp = path + ".tmp";
     {
         std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
@@ -265,7 +273,7 @@ void write_safetensors(const std::string& path, const std::vector<TensorOut>& te
         for (int i = 0; i < 8; ++i) len[i] = (n >> (8 * i)) & 0xff;
         f.write(reinterpret_cast<const char*>(len), 8);
         f.write(hs.data(), std::streamsize(hs.size()));
-        for (auto& t : tensors) f.write(static_cast<const char*>(t.data), std::streamsize(t.nbytes));
+        for (const TensorOut* t : order) f.write(static_cast<const char*>(t->data), std::streamsize(t->nbytes));
         if (!f) throw std::runtime_error(path + ": write failed");
     }
     if (std::rename(tmp.c_str(), path.c_str()) != 0) throw std::runtime_error(path + ": cannot rename " + tmp);
