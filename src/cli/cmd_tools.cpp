@@ -16,6 +16,7 @@
 #include "kernels/cpu/machine.h"
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/random_linear.h"
+#include "kernels/cpu/rounding.h"
 #include "model/model.h"
 
 namespace dsv4::cli {
@@ -133,15 +134,20 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 // `dsv4 bench --kernels`: the matmul kernels alone, on the benchmark model's shapes (hidden 2048).
 // gemv: one matrix of ~128 MB (4x a large L3) per format, T = 1, rows split over the pool, GB/s
 // of weights read. gemm: a 2048 x 2048 projection over 512 tokens and a 1024 x 2048 expert over
-// 48 tokens (a 512-token prompt's share per expert with 64 experts, top-6), GFLOP/s.
+// 48 tokens (a 512-token prompt's share per expert with 64 experts, top-6), GFLOP/s. The "-i8"
+// row rounds the activations to int8 (--numerics int8's MXFP4 path); the "-q8" rows feed FP8
+// activations (QDQ8, as --numerics official does), which take the bf16 dots on AVX512_BF16 CPUs.
 void bench_kernels(ThreadPool& pool) {
     using F = Linear::Format;
     struct Fmt {
         F f;
         const char* name;
         bool int8;  // activations rounded to int8 (--numerics int8's MXFP4 path)
+        bool q8;    // activations rounded by QDQ8 (--numerics official's FP8/FP4 inputs)
     };
-    const Fmt fmts[] = {{F::BF16, "bf16", false}, {F::FP8, "fp8", false}, {F::FP4, "mxfp4", false}, {F::FP4, "mxfp4-i8", true}};
+    const Fmt fmts[] = {{F::BF16, "bf16", false, false}, {F::FP8, "fp8", false, false},
+                        {F::FP8, "fp8-q8", false, true}, {F::FP4, "mxfp4", false, false},
+                        {F::FP4, "mxfp4-q8", false, true}, {F::FP4, "mxfp4-i8", true, false}};
     std::printf("%-8s %-28s %10s %12s\n", "format", "product", "ms/call", "rate");
     auto time_calls = [](auto&& fn) {
         fn();  // warm-up (page faults, pool wake-up)
@@ -159,11 +165,14 @@ void bench_kernels(ThreadPool& pool) {
     };
     std::mt19937 g(7);
     std::normal_distribution<float> nd;
-    std::vector<float> x_all(size_t(512 * 2048)), y;
+    std::vector<float> x_all(size_t(512 * 2048)), x_q8, y;
     for (auto& v : x_all) v = nd(g);
-    for (auto [f, name, int8] : fmts) {
+    x_q8 = x_all;
+    for (int64_t t = 0; t < 512; ++t) rnd::qdq8(x_q8.data() + t * 2048, 2048, 128);
+    for (auto [f, name, int8, q8] : fmts) {
+        const float* x = q8 ? x_q8.data() : x_all.data();
         auto product = [&, int8 = int8](const Linear& W, int64_t T) {
-            const MatmulJob job{&W, x_all.data(), 2048, y.data(), W.out, T, 0, -1, int8};
+            const MatmulJob job{&W, x, 2048, y.data(), W.out, T, 0, -1, int8};
             matmul_batch(pool, std::span<const MatmulJob>(&job, 1));
         };
         const int64_t in = 2048;
@@ -172,6 +181,12 @@ void bench_kernels(ThreadPool& pool) {
         for (int64_t mb : {128, 4}) {
             const int64_t rows = int64_t(double(mb << 20) / bytes_per_row) / 128 * 128;
             auto W = random_linear(f, rows, in, 1);
+            // Uniformly random E4M3 bytes have exponent field 0 in 1/16 of the codes (quantized
+            // weights: ~1e-4), and a bf16-dot chunk holding one takes FMAs: the q8 row gets
+            // quantized-like codes (exponent 0 -> 1) so that it measures the dots.
+            if (q8 && f == F::FP8)
+                for (auto& b : W.data)
+                    if ((b & 0x78) == 0) b |= 0x08;
             y.resize(size_t(std::max<int64_t>(rows, 512 * 2048)));
             const double s = time_calls([&] { product(W.L, 1); });
             const double gbs = double(W.L.bytes()) / s / 1e9;
@@ -180,7 +195,7 @@ void bench_kernels(ThreadPool& pool) {
             std::printf("RESULT kernel format=%s product=gemv mb=%lld threads=%d gbs=%.2f\n", name, (long long)mb,
                         pool.size(), gbs);
         }
-        if (int8) continue;  // products over several tokens stay fp32 (MatmulJob::x_int8)
+        if (int8 || q8) continue;  // products over several tokens: the same fp32 GEMM
         for (auto [out, T] : {std::pair<int64_t, int64_t>{2048, 512}, {1024, 48}}) {
             auto Wg = random_linear(f, out, in, 2);
             const double sg = time_calls([&] { product(Wg.L, T); });
