@@ -20,7 +20,8 @@ enum class Isa : uint8_t { Scalar, Avx2, Avx512 };
 const char* isa_name(Isa isa);
 bool isa_supported(Isa isa);  // by this CPU
 Isa best_isa();               // the best supported one (capped by DSV4_ISA), fixed for the process
-// The kernel set's name as it runs here: the ISA, plus "+vnni" where AVX-512 int8 products use VNNI.
+// The kernel set's name as it runs here: the ISA, plus "+vnni" where AVX-512 int8 products use VNNI
+// and "+bf16" where official-numerics gemvs use AVX512_BF16 dot products.
 const char* kernels_name(Isa isa);
 
 // Row `row` of W as fp32 (in values) into out.
