@@ -287,6 +287,7 @@ int cmd_bench(int argc, char** argv) {
         model->forward(st, std::span<const int32_t>(&next, 1), logits, last);  // warm-up step
         next = argmax();
         c0 = cpu_seconds();
+        model->pool().reset_stats();
         t0 = std::chrono::steady_clock::now();
         for (int64_t i = 0; i < gen_n; ++i) {
             model->forward(st, std::span<const int32_t>(&next, 1), logits, last);
@@ -299,6 +300,13 @@ int cmd_bench(int argc, char** argv) {
                     "(cpu use %.0f%% of %d threads)\n",
                     (long long)gen_n, s, decode_tps, tc.decode_bytes / 1e6, tc.decode_bytes * decode_tps / 1e9,
                     100 * decode_cpu, nthreads);
+        // The rest of decode's wall time ran on the calling thread alone (norms, routing, the
+        // small products below the pool's threshold, ...): time the other threads wait.
+        const auto ps = model->pool().stats();
+        std::printf("decode threads  %.1f%% of the wall time in parallel sections (%.1f per token), %.2f ms per token "
+                    "on one thread\n",
+                    100 * ps.parallel_seconds / s, double(ps.parallel_calls) / double(gen_n),
+                    1e3 * (s - ps.parallel_seconds) / double(gen_n));
     }
     if (machine && gen_n > 0) {
         // Again after decode: on a shared host DRAM bandwidth moves within a minute, and the
