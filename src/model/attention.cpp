@@ -5,6 +5,7 @@
 // The projections run over every row of the batch; windows, compressors and the indexer per sequence.
 #include <algorithm>
 #include <cmath>
+#include <stdexcept>
 
 #include "kernels/cpu/matmul.h"
 #include "model/model.h"
@@ -29,6 +30,10 @@ void attention_forward(ThreadPool& pool, const ModelConfig& c, const LayerSpec& 
     for (int64_t t = 0; t < rows; ++t) ops::rms_norm(qa.data() + t * ql, w.q_norm.data(), qr.data() + t * ql, ql, eps);
     ops::round_bf16(c, qr.data(), rows * ql);
     ops::project(pool, c, w.wq_b, qr.data(), q.data(), rows);
+    // The rotation angles of each row's position, shared by its q heads, its kv and its output.
+    const int64_t r = rope.dims();
+    std::vector<float> cs(size_t(rows * r));
+    for (int64_t t = 0; t < rows; ++t) rope.angles(pos[size_t(t)], cs.data() + t * r);
     for (int64_t t = 0; t < rows; ++t)
         for (int64_t h = 0; h < H; ++h) {
             float* qh = q.data() + (t * H + h) * d;
@@ -40,7 +45,7 @@ void attention_forward(ThreadPool& pool, const ModelConfig& c, const LayerSpec& 
             } else {
                 ops::rms_norm(qh, nullptr, qh, d, eps);
             }
-            rope.apply(qh, d, pos[size_t(t)]);
+            rope.rotate(qh, d, cs.data() + t * r);
             ops::round_bf16(c, qh, d);
         }
     // kv = RMSNorm(wkv @ x) (projected above), rotated.
@@ -48,26 +53,26 @@ void attention_forward(ThreadPool& pool, const ModelConfig& c, const LayerSpec& 
         float* k = kv.data() + t * d;
         ops::rms_norm(k, w.kv_norm.data(), k, d, eps);
         ops::round_bf16(c, k, d);
-        rope.apply(k, d, pos[size_t(t)]);
+        rope.rotate(k, d, cs.data() + t * r);
         ops::round_kv(c, k, d);
     }
 
     // Per sequence: the keys it sees (window kept from earlier calls + its new rows) and its
-    // compressed entries, finished before attention reads them.
+    // compressed entries, finished before attention reads them. The window keeps the last W-1
+    // kv rows of earlier calls in a ring, position p at row p mod (W-1) (runtime/cache.h): read
+    // in place, and only the new rows are written, after attention.
+    const int64_t slots = W - 1;
     struct SegKeys {
-        std::vector<float> keys;
-        int64_t base = 0;  // position of keys[0]
+        int64_t base = 0;  // the first position held (in the ring or new)
         std::vector<std::vector<int32_t>> selected;
     };
     std::vector<SegKeys> sk(segs.size());
     for (size_t i = 0; i < segs.size(); ++i) {
         const auto& s = segs[i];
         auto& st = *s.st;
-        const int64_t kept = st.window_count;
-        sk[i].keys.resize(size_t((kept + s.T) * d));
-        std::copy(st.window.begin(), st.window.begin() + kept * d, sk[i].keys.begin());
-        std::copy(kv.begin() + s.begin * d, kv.begin() + (s.begin + s.T) * d, sk[i].keys.begin() + kept * d);
-        sk[i].base = s.pos0 - kept;
+        if (st.window_count > 0 && int64_t(st.window.size()) != slots * d)
+            throw std::logic_error("attention: window ring of another model");
+        sk[i].base = s.pos0 - st.window_count;
         const float* xs = x + s.begin * c.hidden_size;
         if (w.has_compressor) compressor_forward(pool, c, w.compressor, rope, xs, s.T, s.pos0, st.compressor);
         if (w.has_indexer) {
@@ -97,9 +102,11 @@ void attention_forward(ThreadPool& pool, const ModelConfig& c, const LayerSpec& 
             const int64_t t = u / nhb, h0 = (u % nhb) * hb, nh = std::min(hb, H - h0), P = pos[size_t(t)];
             const size_t si = size_t(seg_of[size_t(t)]);
             const auto& keys = sk[si];
-            const CompressorState& comp = segs[si].st->compressor;
+            const Segment& sg = segs[si];
+            const CompressorState& comp = sg.st->compressor;
             vals.clear();
-            for (int64_t p = std::max(P - W + 1, keys.base); p <= P; ++p) vals.push_back(keys.keys.data() + (p - keys.base) * d);
+            for (int64_t p = std::max(P - W + 1, keys.base); p <= P; ++p)
+                vals.push_back(p < sg.pos0 ? sg.st->window.data() + (p % slots) * d : kv.data() + (sg.begin + p - sg.pos0) * d);
             if (w.has_indexer) {
                 for (int32_t s : keys.selected[size_t(t - segs[si].begin)]) vals.push_back(comp.entries.data() + int64_t(s) * d);
             } else if (w.has_compressor) {
@@ -159,18 +166,20 @@ void attention_forward(ThreadPool& pool, const ModelConfig& c, const LayerSpec& 
             }
             for (int64_t h = 0; h < nh; ++h) {
                 float* oh = ot + h * d;
-                rope.apply(oh, d, P, /*inverse=*/true);
+                rope.rotate(oh, d, cs.data() + t * r, /*inverse=*/true);
                 ops::round_bf16(c, oh, d);
             }
         }
     });
 
-    // Keep each sequence's last W-1 kv rows for its next call.
-    for (size_t i = 0; i < segs.size(); ++i) {
-        auto& st = *segs[i].st;
-        const int64_t total = int64_t(sk[i].keys.size()) / d, keep = std::min(W - 1, total);
-        st.window.assign(sk[i].keys.begin() + (total - keep) * d, sk[i].keys.end());
-        st.window_count = keep;
+    // Keep each sequence's last W-1 kv rows for its next call: the new ones into their slots.
+    for (const auto& s : segs) {
+        auto& st = *s.st;
+        if (slots <= 0) continue;
+        st.window.resize(size_t(slots * d));
+        for (int64_t p = std::max(s.pos0, s.pos0 + s.T - slots); p < s.pos0 + s.T; ++p)
+            std::copy_n(kv.data() + (s.begin + p - s.pos0) * d, d, st.window.data() + (p % slots) * d);
+        st.window_count = std::min(slots, st.window_count + s.T);
     }
 
     // Grouped output projection: group g (consecutive heads) through its own rows of wo_a.

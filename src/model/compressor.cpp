@@ -14,10 +14,12 @@ void compressor_forward(ThreadPool& pool, const ModelConfig& c, const Compressor
                         const float* x, int64_t T, int64_t pos0, CompressorState& st, bool indexer) {
     const int64_t m = w.ratio, dim = w.dim, cd = w.coff * dim;
     // Buffered tokens continue where they left off: window slots are absolute positions mod m.
+    // The new rows are appended to the buffer in place (decode: one row, no copy of the rest).
     const int64_t total = st.buffered + T;
-    std::vector<float> kv(size_t(total * cd)), gate(size_t(total * cd));
-    std::copy(st.buf_kv.begin(), st.buf_kv.begin() + st.buffered * cd, kv.begin());
-    std::copy(st.buf_gate.begin(), st.buf_gate.begin() + st.buffered * cd, gate.begin());
+    std::vector<float>& kv = st.buf_kv;
+    std::vector<float>& gate = st.buf_gate;
+    kv.resize(size_t(total * cd));
+    gate.resize(size_t(total * cd));
     const MatmulJob proj[] = {{&w.wkv, x, w.wkv.in, kv.data() + st.buffered * cd, cd, T},
                               {&w.wgate, x, w.wgate.in, gate.data() + st.buffered * cd, cd, T}};
     matmul_batch(pool, proj);  // one pass of the pool for both
@@ -78,8 +80,8 @@ void compressor_forward(ThreadPool& pool, const ModelConfig& c, const Compressor
     }
     // Keep the unfinished window.
     st.buffered = total - windows * m;
-    st.buf_kv.assign(kv.begin() + windows * m * cd, kv.end());
-    st.buf_gate.assign(gate.begin() + windows * m * cd, gate.end());
+    kv.erase(kv.begin(), kv.begin() + windows * m * cd);
+    gate.erase(gate.begin(), gate.begin() + windows * m * cd);
 }
 
 }  // namespace dsv4

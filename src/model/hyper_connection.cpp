@@ -68,13 +68,14 @@ void hc_pre(ThreadPool& pool, const ModelConfig& c, const HyperConnWeights& w, c
             for (int64_t k = 0; k < n; ++k) C[j * n + k] = C[j * n + k] / s + eps;
         }
         sinkhorn(C, n, c.hc_sinkhorn_iters, c.hc_eps);
-        // u = sum_i pre_i X_i
+        // u = sum_i pre_i X_i (streams in order i = 0.., each a whole row: vectorised over d)
         float* ut = u + t * D;
         const float* Xt = X + t * n * D;
-        for (int64_t d = 0; d < D; ++d) {
-            float s = 0;
-            for (int64_t i = 0; i < n; ++i) s += pre[size_t(i)] * Xt[i * D + d];
-            ut[d] = s;
+        std::fill(ut, ut + D, 0.0f);
+        for (int64_t i = 0; i < n; ++i) {
+            const float p = pre[size_t(i)];
+            const float* Xi = Xt + i * D;
+            for (int64_t d = 0; d < D; ++d) ut[d] += p * Xi[d];
         }
         ops::round_bf16(c, ut, D);
     }
@@ -89,12 +90,15 @@ void hc_post(const ModelConfig& c, const HcMix& mix, const float* a, float* X, i
         const float* C = mix.comb.data() + t * n * n;
         const float* post = mix.post.data() + t * n;
         const float* at = a + t * D;
+        // X'_k = post_k a + sum_j C[j,k] X_j, terms added in that order, a row at a time.
         for (int64_t k = 0; k < n; ++k) {
             float* dst = Xt + k * D;
-            for (int64_t d = 0; d < D; ++d) {
-                float s = post[k] * at[d];
-                for (int64_t j = 0; j < n; ++j) s += C[j * n + k] * old[size_t(j * D + d)];
-                dst[d] = s;
+            const float pk = post[k];
+            for (int64_t d = 0; d < D; ++d) dst[d] = pk * at[d];
+            for (int64_t j = 0; j < n; ++j) {
+                const float cjk = C[j * n + k];
+                const float* oj = old.data() + j * D;
+                for (int64_t d = 0; d < D; ++d) dst[d] += cjk * oj[d];
             }
         }
         ops::round_bf16(c, Xt, n * D);  // official: residual streams are stored bf16

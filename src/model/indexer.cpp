@@ -38,8 +38,10 @@ void indexer_select(ThreadPool& pool, const ModelConfig& c, const AttentionWeigh
     // The query heads of token t, rotated and rounded as the rules say.
     auto prepare_query = [&](int64_t t) {
         float* qt = q.data() + t * nI * dI;
+        std::vector<float> cs(size_t(rope.dims()));
+        rope.angles(pos0 + t, cs.data());
         for (int64_t h = 0; h < nI; ++h) {
-            rope.apply(qt + h * dI, dI, pos0 + t);
+            rope.rotate(qt + h * dI, dI, cs.data());
             ops::round_bf16(c, qt + h * dI, dI);
             ops::round_index_vector(c, qt + h * dI, dI);
         }

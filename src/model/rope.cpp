@@ -41,18 +41,30 @@ Rope Rope::yarn(double theta, int64_t r, const YarnParams& y) {
     return R;
 }
 
-void Rope::apply(float* x, int64_t dim, int64_t pos, bool inverse) const {
-    const int64_t r = int64_t(inv_freq.size()) * 2;
-    float* v = x + dim - r;
-    for (int64_t i = 0; i < r / 2; ++i) {
-        float angle = float(pos) * inv_freq[size_t(i)];
-        float c = float(std::cos(double(angle)));
-        float s = float(std::sin(double(angle)));
-        if (inverse) s = -s;
-        float a = v[2 * i], b = v[2 * i + 1];
+void Rope::angles(int64_t pos, float* cs) const {
+    const size_t h = inv_freq.size();
+    for (size_t i = 0; i < h; ++i) {
+        const float angle = float(pos) * inv_freq[i];
+        cs[i] = float(std::cos(double(angle)));
+        cs[h + i] = float(std::sin(double(angle)));
+    }
+}
+
+void Rope::rotate(float* x, int64_t dim, const float* cs, bool inverse) const {
+    const int64_t h = int64_t(inv_freq.size());
+    float* v = x + dim - 2 * h;
+    for (int64_t i = 0; i < h; ++i) {
+        const float c = cs[i], s = inverse ? -cs[h + i] : cs[h + i];
+        const float a = v[2 * i], b = v[2 * i + 1];
         v[2 * i] = a * c - b * s;
         v[2 * i + 1] = b * c + a * s;
     }
+}
+
+void Rope::apply(float* x, int64_t dim, int64_t pos, bool inverse) const {
+    std::vector<float> cs(inv_freq.size() * 2);
+    angles(pos, cs.data());
+    rotate(x, dim, cs.data(), inverse);
 }
 
 }  // namespace dsv4

@@ -22,7 +22,7 @@ struct CompressorState {
 
 struct LayerState {
     int64_t window_count = 0;  // kv rows held: the last min(pos, W-1) positions
-    std::vector<float> window;  // [window_count, head_dim], rotated kv
+    std::vector<float> window;  // ring of [W-1, head_dim] rotated kv rows, position p at row p mod (W-1)
     CompressorState compressor, indexer;
 };
 
