@@ -86,19 +86,17 @@ void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64
     if (n <= 0) return;
     grain = std::max<int64_t>(grain, 1);
     if (n < 2 * grain || workers_.empty()) {
-        ++stats_.serial_calls;
         fn(0, n);
         return;
     }
-    const auto t0 = std::chrono::steady_clock::now();
     struct Timed {  // counted on every way out, the rethrow included
         Stats& s;
-        std::chrono::steady_clock::time_point t0;
+        std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now();
         ~Timed() {
             s.parallel_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
             ++s.parallel_calls;
         }
-    } timed{stats_, t0};
+    } timed{stats_};
     {
         // Under the lock so that a worker deciding to sleep cannot miss the bump.
         std::lock_guard<std::mutex> lk(mu_);

@@ -32,12 +32,12 @@ public:
     // Not reentrant: fn must not call parallel_for on the same pool.
     void parallel_for(int64_t n, const std::function<void(int64_t, int64_t)>& fn, int64_t grain = 1);
 
-    // Wall time the caller spent inside parallel_for calls that used the workers, and the number of
-    // calls (with and without workers), since construction or the last reset: the rest of a
-    // step's wall time ran on one thread (the benchmark prints the parallel fraction of decode).
+    // Wall time the caller spent inside parallel_for calls that used the workers, and their
+    // number, since construction or the last reset: the rest of a step's wall time ran on one
+    // thread (the benchmark prints the parallel fraction of decode).
     struct Stats {
         double parallel_seconds = 0;
-        int64_t parallel_calls = 0, serial_calls = 0;
+        int64_t parallel_calls = 0;
     };
     Stats stats() const { return stats_; }
     void reset_stats() { stats_ = {}; }
