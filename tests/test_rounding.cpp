@@ -145,3 +145,67 @@ TEST(Rounding, Qdq8EqualsTheEncoderDefinition) {
         }
     }
 }
+
+// The vectorizable QDQ4 equals its definition (x / s onto E2M1 through the encoder, times s) bit
+// for bit: every E2M1 midpoint, values below the block's max, signed zeros, Inf and NaN.
+TEST(Rounding, Qdq4EqualsTheEncoderDefinition) {
+    std::mt19937 g(23);
+    std::normal_distribution<float> nd;
+    std::uniform_int_distribution<int> ex(-30, 30), pick(0, 19), code(0, 6);
+    for (int rep = 0; rep < 3000; ++rep) {
+        const int64_t n = 1 + int64_t(g() % 200), block = rep % 2 == 0 ? 32 : 5;
+        const int sc = ex(g);
+        std::vector<float> x(static_cast<size_t>(n));
+        for (auto& v : x) {
+            switch (pick(g)) {
+                case 0: v = 0.0f; break;
+                case 1: v = -0.0f; break;
+                case 2: case 3: {  // an exact midpoint between two E2M1 codes, scaled, either sign
+                    const int c = code(g);
+                    const float m = 0.5f * (e2m1_to_f32(uint8_t(c)) + e2m1_to_f32(uint8_t(c + 1)));
+                    v = std::ldexp(g() % 2 ? m : -m, sc - 2);
+                    break;
+                }
+                case 4: if (rep % 50 == 0) { v = rep % 100 == 0 ? -INFINITY : NAN; break; } [[fallthrough]];
+                default: v = std::ldexp(nd(g), sc);
+            }
+        }
+        std::vector<float> want = x, got = x;
+        for (int64_t b = 0; b < n; b += block) {
+            const int64_t e = std::min(n, b + block);
+            float a = 6.0f * std::ldexp(1.0f, -126);
+            for (int64_t i = b; i < e; ++i) a = std::max(a, std::fabs(x[size_t(i)]));
+            const float s = rnd::pow2_scale(a, 6.0f);
+            for (int64_t i = b; i < e; ++i) want[size_t(i)] = rnd::e2m1(std::clamp(x[size_t(i)] / s, -6.0f, 6.0f)) * s;
+        }
+        rnd::qdq4(got.data(), n, block);
+        for (int64_t i = 0; i < n; ++i) {
+            uint32_t a, b;
+            std::memcpy(&a, &want[size_t(i)], 4);
+            std::memcpy(&b, &got[size_t(i)], 4);
+            if (std::isnan(want[size_t(i)])) ASSERT_TRUE(std::isnan(got[size_t(i)])) << rep << " " << i;
+            else ASSERT_EQ(a, b) << "rep " << rep << " i " << i << " x " << x[size_t(i)] << " want " << want[size_t(i)]
+                                 << " got " << got[size_t(i)];
+        }
+    }
+}
+
+// bf16_inplace (the vectorized loop) equals bf16() on every value of a spread of bit patterns:
+// ties, carries into the exponent, the largest finite values (rounding to Inf), subnormals, NaN.
+TEST(Rounding, Bf16InplaceEqualsBf16) {
+    std::mt19937 g(29);
+    std::vector<float> x;
+    for (uint32_t hi : {0x0000u, 0x0001u, 0x3f80u, 0x3fffu, 0x7f7fu, 0x7f80u, 0x7fc0u, 0x8000u, 0xbf80u, 0xff7fu, 0xff80u})
+        for (uint32_t lo : {0x0000u, 0x0001u, 0x7fffu, 0x8000u, 0x8001u, 0xffffu}) x.push_back(from_bits(hi << 16 | lo));
+    for (int i = 0; i < 5000; ++i) x.push_back(from_bits(uint32_t(g())));
+    std::vector<float> got = x;
+    rnd::bf16_inplace(got.data(), int64_t(got.size()));
+    for (size_t i = 0; i < x.size(); ++i) {
+        const float want = rnd::bf16(x[i]);
+        uint32_t a, b;
+        std::memcpy(&a, &want, 4);
+        std::memcpy(&b, &got[i], 4);
+        if (std::isnan(want)) ASSERT_TRUE(std::isnan(got[i])) << i;
+        else ASSERT_EQ(a, b) << "i " << i << " x " << x[i];
+    }
+}
