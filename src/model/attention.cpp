@@ -7,6 +7,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "kernels/cpu/elementwise.h"
 #include "kernels/cpu/matmul.h"
 #include "model/model.h"
 #include "model/ops.h"
@@ -127,8 +128,9 @@ void attention_forward(ThreadPool& pool, const ModelConfig& c, const LayerSpec& 
                     float* pr = probs.data() + h * n;
                     float mxh = sink;
                     for (int64_t j = 0; j < n; ++j) mxh = std::max(mxh, lg[j]);
-                    float den = std::exp(sink - mxh);  // the sink joins the denominator only
-                    for (int64_t j = 0; j < n; ++j) den += (pr[j] = std::exp(lg[j] - mxh));
+                    float den = ew::exp(sink - mxh);  // the sink joins the denominator only
+                    ew::exp_shifted(lg, mxh, pr, n);
+                    for (int64_t j = 0; j < n; ++j) den += pr[j];
                     for (int64_t j = 0; j < n; ++j) pr[j] /= den;
                 }
                 attn_axpys(probs.data(), n, nh, vals.data(), n, d, ot, d);
@@ -144,22 +146,20 @@ void attention_forward(ThreadPool& pool, const ModelConfig& c, const LayerSpec& 
                         float* pr = probs.data() + h * n;
                         float bm = mx[size_t(h)];
                         for (int64_t j = b0; j < b1; ++j) bm = std::max(bm, lg[j]);
-                        const float alpha = std::exp(mx[size_t(h)] - bm);
+                        const float alpha = ew::exp(mx[size_t(h)] - bm);
                         denom[size_t(h)] *= alpha;
                         float* oh = ot + h * d;
                         for (int64_t i = 0; i < d; ++i) oh[i] *= alpha;
-                        for (int64_t j = b0; j < b1; ++j) {
-                            const float p = std::exp(lg[j] - bm);
-                            denom[size_t(h)] += p;
-                            pr[j] = rnd::bf16(p);
-                        }
+                        ew::exp_shifted(lg + b0, bm, pr + b0, b1 - b0);
+                        for (int64_t j = b0; j < b1; ++j) denom[size_t(h)] += pr[j];
+                        rnd::bf16_inplace(pr + b0, b1 - b0);
                         mx[size_t(h)] = bm;
                     }
                     attn_axpys(probs.data() + b0, n, nh, vals.data() + b0, b1 - b0, d, ot, d);
                 }
                 for (int64_t h = 0; h < nh; ++h) {
                     float* oh = ot + h * d;
-                    const float den = denom[size_t(h)] + std::exp(w.attn_sink[size_t(h0 + h)] - mx[size_t(h)]);
+                    const float den = denom[size_t(h)] + ew::exp(w.attn_sink[size_t(h0 + h)] - mx[size_t(h)]);
                     for (int64_t i = 0; i < d; ++i) oh[i] /= den;
                     rnd::bf16_inplace(oh, d);
                 }

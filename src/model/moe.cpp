@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/cpu/elementwise.h"
 #include "kernels/cpu/matmul.h"
 #include "model/model.h"
 #include "model/ops.h"
@@ -85,14 +86,7 @@ void run_experts(ThreadPool& pool, const ModelConfig& c, std::vector<ExpertTask>
     for (auto& t : tasks) {
         ops::round_bf16(c, t.h1.data(), int64_t(t.h1.size()));
         ops::round_bf16(c, t.h3.data(), int64_t(t.h3.size()));
-        for (size_t i = 0; i < t.h1.size(); ++i) {
-            float g = t.h1[i], u = t.h3[i];
-            if (L > 0) {
-                g = std::min(g, L);
-                u = std::clamp(u, -L, L);
-            }
-            t.h1[i] = ops::silu(g) * u;
-        }
+        ew::swiglu(t.h1.data(), t.h3.data(), int64_t(t.h1.size()), L);
         const int64_t I = t.w->w1.out;
         if (t.gate)
             for (int64_t r = 0; r < t.n; ++r)

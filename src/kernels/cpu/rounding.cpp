@@ -1,22 +1,15 @@
 #include "kernels/cpu/rounding.h"
 
 #include "io/dtype.h"
+#include "kernels/cpu/clones.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 
-// The block loops below are element-wise and exact (no sums, no contractions that change a
-// result), so the compiler's AVX-512 and AVX2 versions of them return the same bits as the
-// baseline: built three times, the best one picked when the program loads (function
-// multiversioning). Official numerics runs them on every activation (~0.5 ms of a decode token
-// on SSE2 code).
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define DSV4_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define DSV4_CLONES
-#endif
-
+// The block loops below are element-wise and exact, so their AVX-512 and AVX2 builds
+// (DSV4_CLONES) return the baseline's bits. Official numerics runs them on every activation
+// (~0.5 ms of a decode token as SSE2 code).
 namespace dsv4::rnd {
 
 float bf16(float x) {
