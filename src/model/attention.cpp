@@ -35,14 +35,19 @@ void attention_forward(ThreadPool& pool, const ModelConfig& c, const LayerSpec& 
     const int64_t r = rope.dims();
     std::vector<float> cs(size_t(rows * r));
     for (int64_t t = 0; t < rows; ++t) rope.angles(pos[size_t(t)], cs.data() + t * r);
+    std::vector<float> sq(ops::official(c) ? size_t(d) : 0);
     for (int64_t t = 0; t < rows; ++t)
         for (int64_t h = 0; h < H; ++h) {
             float* qh = q.data() + (t * H + h) * d;
             if (ops::official(c)) {  // the per-head q norm runs in bf16 tensor ops in the reference
+                // bf16 squares summed in order in fp32; the rounding loops vectorize (rounding.h)
+                for (int64_t i = 0; i < d; ++i) sq[size_t(i)] = qh[i] * qh[i];
+                rnd::bf16_inplace(sq.data(), d);
                 float ss = 0;
-                for (int64_t i = 0; i < d; ++i) ss += rnd::bf16(qh[i] * qh[i]);
+                for (int64_t i = 0; i < d; ++i) ss += sq[size_t(i)];
                 float r = rnd::bf16(1.0f / std::sqrt(rnd::bf16(rnd::bf16(ss / float(d)) + float(eps))));
-                for (int64_t i = 0; i < d; ++i) qh[i] = rnd::bf16(qh[i] * r);
+                for (int64_t i = 0; i < d; ++i) qh[i] *= r;
+                rnd::bf16_inplace(qh, d);
             } else {
                 ops::rms_norm(qh, nullptr, qh, d, eps);
             }

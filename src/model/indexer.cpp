@@ -56,19 +56,23 @@ void indexer_select(ThreadPool& pool, const ModelConfig& c, const AttentionWeigh
         for (int64_t s = s0; s < s1; ++s) rows[size_t(s - s0)] = keys.entries.data() + s * dI;
         dots.resize(size_t(nI * n));
         attn_dots(q.data() + t * nI * dI, dI, nI, rows.data(), n, dI, dots.data(), n);
+        // out[j] = sum over heads h, in order, of relu(q_h . k_j) * weight_h: heads outside,
+        // entries inside, so the loops (and the official roundings) run as vectors.
         const float* hwt = hw.data() + t * nI;
-        for (int64_t j = 0; j < n; ++j) {
-            float acc = 0;
-            for (int64_t h = 0; h < nI; ++h) {
-                const float dotv = dots[size_t(h * n + j)];
-                if (official) {  // rule 5: q.k, the head weights and the sum over heads in bf16
-                    const float wh = rnd::bf16(hwt[h] * (wscale * sscale));
-                    acc = rnd::bf16(acc + rnd::bf16(std::max(rnd::bf16(dotv), 0.0f) * wh));
-                } else {
-                    acc += std::max(dotv, 0.0f) * sscale * (hwt[h] * wscale);
-                }
+        std::fill(out, out + n, 0.0f);
+        for (int64_t h = 0; h < nI; ++h) {
+            float* dh = dots.data() + h * n;
+            if (official) {  // rule 5: q.k, the head weights and the sum over heads in bf16
+                const float wh = rnd::bf16(hwt[h] * (wscale * sscale));
+                rnd::bf16_inplace(dh, n);
+                for (int64_t j = 0; j < n; ++j) dh[j] = std::max(dh[j], 0.0f) * wh;
+                rnd::bf16_inplace(dh, n);
+                for (int64_t j = 0; j < n; ++j) out[j] += dh[j];
+                rnd::bf16_inplace(out, n);
+            } else {
+                const float wh = hwt[h] * wscale;
+                for (int64_t j = 0; j < n; ++j) out[j] += std::max(dh[j], 0.0f) * sscale * wh;
             }
-            out[j] = acc;
         }
     };
     if (T >= 2 * int64_t(pool.size())) {  // prefill: tokens over the threads
