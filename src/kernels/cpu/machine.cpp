@@ -36,9 +36,13 @@ float fma_scalar(int64_t iters) {
 }
 
 #if defined(__x86_64__)
-__attribute__((target("avx512f"))) float read_avx512(const float* p, int64_t n) {
+// The SIMD reads, plain or with a software prefetch `pf` bytes ahead (0: none): on a loaded host
+// the hardware prefetcher alone streams ~15% less (Zen 5, 2 threads: 42-44 vs 48-51 GB/s with
+// 4 KB ahead), and the gemvs prefetch, so the yardstick takes the better of the two.
+__attribute__((target("avx512f"))) float read_avx512(const float* p, int64_t n, int pf) {
     __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     for (int64_t i = 0; i + 64 <= n; i += 64) {
+        if (pf) _mm_prefetch(reinterpret_cast<const char*>(p + i) + pf, _MM_HINT_T0);
         a0 = _mm512_add_ps(a0, _mm512_loadu_ps(p + i));
         a1 = _mm512_add_ps(a1, _mm512_loadu_ps(p + i + 16));
         a2 = _mm512_add_ps(a2, _mm512_loadu_ps(p + i + 32));
@@ -58,9 +62,10 @@ __attribute__((target("avx512f"))) float fma_avx512(int64_t iters) {
     for (int k = 1; k < 12; ++k) s = _mm512_add_ps(s, a[k]);
     return _mm512_reduce_add_ps(s);
 }
-__attribute__((target("avx2,fma"))) float read_avx2(const float* p, int64_t n) {
+__attribute__((target("avx2,fma"))) float read_avx2(const float* p, int64_t n, int pf) {
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     for (int64_t i = 0; i + 32 <= n; i += 32) {
+        if (pf && i % 64 == 0) _mm_prefetch(reinterpret_cast<const char*>(p + i) + pf, _MM_HINT_T0);
         a0 = _mm256_add_ps(a0, _mm256_loadu_ps(p + i));
         a1 = _mm256_add_ps(a1, _mm256_loadu_ps(p + i + 8));
         a2 = _mm256_add_ps(a2, _mm256_loadu_ps(p + i + 16));
@@ -101,7 +106,10 @@ double measure_read_bandwidth(ThreadPool& pool, size_t bytes, int reps) {
     const Isa isa = best_isa();
     std::vector<float> sink(size_t(threads) * 16);
     double best = 0;
-    for (int r = 0; r < reps; ++r) {
+    // passes alternate between the plain read and the read with prefetch (4 KB ahead)
+    for (int r = 0; r < 2 * reps; ++r) {
+        const int pf = r % 2 ? 4096 : 0;
+        (void)pf;  // the scalar read has no prefetch variant
         const auto t0 = Clock::now();
         pool.parallel_for(threads, [&](int64_t b, int64_t e) {
             for (int64_t t = b; t < e; ++t) {
@@ -109,8 +117,8 @@ double measure_read_bandwidth(ThreadPool& pool, size_t bytes, int reps) {
                 const int64_t m = n * (t + 1) / threads - n * t / threads;
                 float s;
 #if defined(__x86_64__)
-                if (isa == Isa::Avx512) s = read_avx512(p, m);
-                else if (isa == Isa::Avx2) s = read_avx2(p, m);
+                if (isa == Isa::Avx512) s = read_avx512(p, m, pf);
+                else if (isa == Isa::Avx2) s = read_avx2(p, m, pf);
                 else
 #endif
                     s = read_scalar(p, m);

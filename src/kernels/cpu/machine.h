@@ -7,7 +7,8 @@
 
 namespace dsv4 {
 
-// GB/s (1e9 bytes) reading a `bytes`-sized buffer, best of `reps` passes.
+// GB/s (1e9 bytes) reading a `bytes`-sized buffer, best of `reps` passes without and `reps` with
+// software prefetch.
 double measure_read_bandwidth(ThreadPool& pool, size_t bytes = size_t(1) << 30, int reps = 5);
 // GFLOP/s of independent fused multiply-adds (2 flops each), best of a few runs.
 double measure_fma_peak(ThreadPool& pool);
