@@ -1,7 +1,10 @@
 // Manifold-constrained hyper-connections (dsv4-model.md "Block = two hyper-connected sublayers").
+// The stream loops run at every sublayer of every token: built per instruction set (DSV4_CLONES)
+// and without fused multiply-adds (CMakeLists.txt), so every build gives the same bits.
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/cpu/clones.h"
 #include "kernels/cpu/matmul.h"
 #include "model/model.h"
 #include "model/ops.h"
@@ -32,7 +35,7 @@ void sinkhorn(float* C, int64_t n, int64_t iters, double eps) {
 }
 
 // f = rms(flatten(X_t)) for every token, then mix = fn @ f.
-static std::vector<float> hc_mix(ThreadPool& pool, const ModelConfig& c, const Linear& fn, const float* X, int64_t T) {
+DSV4_CLONES static std::vector<float> hc_mix(ThreadPool& pool, const ModelConfig& c, const Linear& fn, const float* X, int64_t T) {
     const int64_t nD = c.hc_mult * c.hidden_size;
     std::vector<float> f(size_t(T * nD));
     for (int64_t t = 0; t < T; ++t) ops::rms_norm(X + t * nD, nullptr, f.data() + t * nD, nD, c.rms_norm_eps);
@@ -41,7 +44,7 @@ static std::vector<float> hc_mix(ThreadPool& pool, const ModelConfig& c, const L
     return mix;
 }
 
-void hc_pre(ThreadPool& pool, const ModelConfig& c, const HyperConnWeights& w, const float* X, int64_t T, float* u,
+DSV4_CLONES void hc_pre(ThreadPool& pool, const ModelConfig& c, const HyperConnWeights& w, const float* X, int64_t T, float* u,
             HcMix& out) {
     const int64_t n = c.hc_mult, D = c.hidden_size, R = (2 + n) * n;
     const float eps = float(c.hc_eps);
@@ -81,7 +84,7 @@ void hc_pre(ThreadPool& pool, const ModelConfig& c, const HyperConnWeights& w, c
     }
 }
 
-void hc_post(const ModelConfig& c, const HcMix& mix, const float* a, float* X, int64_t T) {
+DSV4_CLONES void hc_post(const ModelConfig& c, const HcMix& mix, const float* a, float* X, int64_t T) {
     const int64_t n = c.hc_mult, D = c.hidden_size;
     std::vector<float> old(size_t(n * D));
     for (int64_t t = 0; t < T; ++t) {
@@ -105,7 +108,7 @@ void hc_post(const ModelConfig& c, const HcMix& mix, const float* a, float* X, i
     }
 }
 
-void hc_head(ThreadPool& pool, const ModelConfig& c, const HyperConnWeights& w, const float* X, int64_t T, float* y) {
+DSV4_CLONES void hc_head(ThreadPool& pool, const ModelConfig& c, const HyperConnWeights& w, const float* X, int64_t T, float* y) {
     const int64_t n = c.hc_mult, D = c.hidden_size;
     auto mix = hc_mix(pool, c, w.fn, X, T);
     for (int64_t t = 0; t < T; ++t) {
