@@ -46,11 +46,11 @@ namespace {
 // however few tokens each expert has (decode: one).
 struct ExpertTask {
     const ExpertWeights* w;
-    const float* x;  // [n, D]
+    const float* x;  // [n, D] (official numerics: QDQ8'd for quantized experts, moe_forward)
     int64_t n;
     float* out;      // [n, D]
     const float* gate = nullptr;  // official numerics: per-row routing weights applied before w2
-    std::vector<float> h1, h3, xq;
+    std::vector<float> h1, h3;
 };
 
 bool quantized(const Linear& W) { return W.format == Linear::Format::FP8 || W.format == Linear::Format::FP4; }
@@ -63,13 +63,6 @@ void qdq8_rows(float* x, int64_t rows, int64_t width) {
 void run_experts(ThreadPool& pool, const ModelConfig& c, std::vector<ExpertTask>& tasks) {
     const bool official = ops::official(c);
     const bool int8 = c.numerics == Numerics::Int8;  // the MXFP4 experts' activations (matmul.h)
-    if (official)
-        for (auto& t : tasks)
-            if (quantized(t.w->w1)) {
-                t.xq.assign(t.x, t.x + t.n * t.w->w1.in);
-                qdq8_rows(t.xq.data(), t.n, t.w->w1.in);
-                t.x = t.xq.data();
-            }
     // phase 1: h1 = w1 x, h3 = w3 x, every expert's two products in one pass of the pool
     std::vector<MatmulJob> jobs;
     for (auto& t : tasks) {
@@ -119,6 +112,13 @@ void moe_forward(ThreadPool& pool, const ModelConfig& c, const LayerSpec& spec, 
             if (official && !list.empty() && list.back().first == t) continue;
             list.emplace_back(t, wt[size_t(t * k + j)]);
         }
+    // Official rule 1: an FP8/FP4 expert reads QDQ8(x); rounded once here for all of them.
+    std::vector<float> xq;
+    if (official) {
+        xq.assign(x, x + T * D);
+        qdq8_rows(xq.data(), T, D);
+    }
+    auto input_of = [&](const ExpertWeights& e) { return official && quantized(e.w1) ? xq.data() : x; };
     std::fill(out, out + T * D, 0.0f);
     // Gather each routed expert's tokens, run all experts together, then add their outputs in
     // expert order (the same order of additions whatever the threads did).
@@ -132,19 +132,20 @@ void moe_forward(ThreadPool& pool, const ModelConfig& c, const LayerSpec& spec, 
         xs.emplace_back(size_t(n * D));
         ys.emplace_back(size_t(n * D));
         gs.emplace_back(static_cast<size_t>(n));
+        const float* src = input_of(w.experts[size_t(e)]);
         for (int64_t r = 0; r < n; ++r) {
-            std::copy_n(x + list[size_t(r)].first * D, D, xs.back().data() + r * D);
+            std::copy_n(src + list[size_t(r)].first * D, D, xs.back().data() + r * D);
             gs.back()[size_t(r)] = list[size_t(r)].second;
         }
         which.push_back(e);
     }
     for (size_t i = 0; i < which.size(); ++i)
         tasks.push_back({&w.experts[size_t(which[i])], xs[i].data(), int64_t(routed[size_t(which[i])].size()), ys[i].data(),
-                         official ? gs[i].data() : nullptr, {}, {}, {}});
+                         official ? gs[i].data() : nullptr, {}, {}});
     std::vector<float> shared_out;
     if (w.has_shared) {
         shared_out.resize(size_t(T * D));
-        tasks.push_back({&w.shared, x, T, shared_out.data(), nullptr, {}, {}, {}});
+        tasks.push_back({&w.shared, input_of(w.shared), T, shared_out.data(), nullptr, {}, {}});
     }
     run_experts(pool, c, tasks);
     for (size_t i = 0; i < which.size(); ++i) {

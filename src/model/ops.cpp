@@ -12,6 +12,12 @@ void project_many(ThreadPool& pool, const ModelConfig& c, std::span<const ProjJo
     const bool off = official(c);
     std::vector<MatmulJob> mm;
     std::vector<std::vector<float>> xq(jobs.size());
+    struct Rounded {
+        const float* x;
+        int64_t ldx, T, in;
+        const float* q;
+    };
+    std::vector<Rounded> rounded;
     mm.reserve(jobs.size());
     for (size_t i = 0; i < jobs.size(); ++i) {
         const MatmulJob& j = jobs[i].mm;
@@ -19,12 +25,20 @@ void project_many(ThreadPool& pool, const ModelConfig& c, std::span<const ProjJo
         MatmulJob m = j;
         const bool quantized_weight = W.format == Linear::Format::FP8 || W.format == Linear::Format::FP4;
         if (off && jobs[i].kind == Proj::Quantized && quantized_weight) {  // rule 1: QDQ8(x, 128) per row
-            xq[i].resize(size_t(j.T * W.in));
-            for (int64_t t = 0; t < j.T; ++t) {
-                std::copy_n(j.x + t * j.ldx, W.in, xq[i].data() + t * W.in);
-                rnd::qdq8(xq[i].data() + t * W.in, W.in, 128);
+            // rounded once per distinct x (wq_a and wkv read the same one)
+            auto prev = std::find_if(rounded.begin(), rounded.end(), [&](const Rounded& r) {
+                return r.x == j.x && r.ldx == j.ldx && r.T == j.T && r.in == W.in;
+            });
+            if (prev == rounded.end()) {
+                std::vector<float>& q = xq[i];
+                q.resize(size_t(j.T * W.in));
+                for (int64_t t = 0; t < j.T; ++t) {
+                    std::copy_n(j.x + t * j.ldx, W.in, q.data() + t * W.in);
+                    rnd::qdq8(q.data() + t * W.in, W.in, 128);
+                }
+                prev = rounded.insert(rounded.end(), Rounded{j.x, j.ldx, j.T, W.in, q.data()});
             }
-            m.x = xq[i].data();
+            m.x = prev->q;
             m.ldx = W.in;
         }
         mm.push_back(m);
