@@ -24,7 +24,8 @@ void attention_forward(ThreadPool& pool, const ModelConfig& c, const LayerSpec& 
 
     // q = per-head rms(wq_b @ RMSNorm(wq_a @ x)), rotated at its position.
     // wq_a and wkv read the same x: one pass of the pool for both.
-    std::vector<float> qa(size_t(rows * ql)), qr(size_t(rows * ql)), q(size_t(rows * H * d)), kv(size_t(rows * d));
+    std::vector<float> qa(size_t(rows * ql)), qr(size_t(rows * ql));
+    avector<float> q(size_t(rows * H * d)), kv(size_t(rows * d));  // rows read by the attention kernels
     const ops::ProjJob first[] = {{{&w.wq_a, x, w.wq_a.in, qa.data(), ql, rows}},
                                   {{&w.wkv, x, w.wkv.in, kv.data(), d, rows}}};
     ops::project_many(pool, c, first);

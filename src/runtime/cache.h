@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "kernels/cpu/aligned.h"
+
 namespace dsv4 {
 
 struct CompressorState {
@@ -12,7 +14,7 @@ struct CompressorState {
     bool has_prev = false;             // CSA: Ca half of the last finished window is kept
     std::vector<float> prev_kv, prev_gate;  // [m, dim]
     int64_t n_entries = 0;             // emitted entries; entry w covers tokens [w*m, (w+1)*m)
-    std::vector<float> entries;        // [n_entries, dim], normed and rotated
+    avector<float> entries;            // [n_entries, dim], normed and rotated (64-byte aligned)
 
     size_t bytes() const {
         return 4 * (buf_kv.capacity() + buf_gate.capacity() + prev_kv.capacity() + prev_gate.capacity() +
@@ -22,7 +24,7 @@ struct CompressorState {
 
 struct LayerState {
     int64_t window_count = 0;  // kv rows held: the last min(pos, W-1) positions
-    std::vector<float> window;  // ring of [W-1, head_dim] rotated kv rows, position p at row p mod (W-1)
+    avector<float> window;  // ring of [W-1, head_dim] rotated kv rows, position p at row p mod (W-1)
     CompressorState compressor, indexer;
 };
 
