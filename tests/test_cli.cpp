@@ -26,7 +26,10 @@ TEST(Cli, LogitsWithChunksMatchesIncrementalReference) {
     auto tmp = temp_dir("cli-logits");
     write_ids(tmp + "/ids.txt", ids, ",\n");
     std::string chunk_arg;
-    for (size_t i = 0; i < chunks.size(); ++i) chunk_arg += (i ? "," : "") + std::to_string(chunks[i]);
+    for (size_t i = 0; i < chunks.size(); ++i) {
+        if (i) chunk_arg += ',';
+        chunk_arg += std::to_string(chunks[i]);
+    }
     auto r = run_dsv4("logits --model " + data_path("dsv4-tiny-a") + " --tokens " + tmp + "/ids.txt --chunks " + chunk_arg +
                       " --out " + tmp + "/out.safetensors");
     ASSERT_EQ(r.status, 0) << r.out;
@@ -72,4 +75,36 @@ TEST(Cli, InfoDescribesTheCheckpoint) {
     for (const char* s : {"4 layers, hidden 320, vocab 1024", "compressed_sparse_attention", "ratio 128",
                           "hash-routed MoE", "YaRN x16", "FP8 E4M3", "MXFP4", "parameters", "active per token", "memory"})
         EXPECT_NE(r.out.find(s), std::string::npos) << "missing '" << s << "' in:\n" << r.out;
+}
+
+// `dsv4 <command> --help` (or -h, anywhere after the command) prints that command's options and
+// exits 0 without running it; the top-level help points there.
+TEST(Cli, EveryCommandHasHelp) {
+    const std::vector<std::pair<std::string, std::vector<std::string>>> commands = {
+        {"run", {"--model", "--max-new-tokens", "--greedy"}},
+        {"perplexity", {"--text", "--window"}},
+        {"logits", {"--model", "--tokens", "--chunks", "--reference", "--numerics"}},
+        {"generate", {"--model", "--tokens", "--max-new-tokens", "--top-k", "--ignore-eos"}},
+        {"info", {"--model", "--context"}},
+        {"quantize", {"--model", "--out", "--format", "--shard-mb"}},
+        {"random-init", {"--config", "--out", "--format", "--seed"}},
+        {"bench", {"--model", "--prompt", "--tokens", "--gen", "--threads", "--machine", "--kernels"}},
+        {"tokenize", {"--tokenizer", "--text", "--input", "--out"}},
+        {"detokenize", {"--tokenizer", "--text", "--input", "--out"}},
+        {"chat-template", {"--request", "--ids", "--tokenizer"}},
+        {"chat-parse", {"--request", "--completion", "--stream"}},
+        {"serve", {"--model", "--port", "--api-key", "--max-batch", "--max-queue", "--prefill-chunk"}},
+    };
+    for (const auto& [cmd, opts] : commands) {
+        for (const char* flag : {" --help", " -h", " --model x --help"}) {
+            const std::string args = cmd + std::string(flag);
+            const auto r = run_dsv4(args);
+            ASSERT_EQ(r.status, 0) << args << ": " << r.out;
+            EXPECT_EQ(r.out.rfind("usage: dsv4 " + cmd + " [options]", 0), 0u) << r.out;
+            for (const auto& o : opts) EXPECT_NE(r.out.find("  " + o + " "), std::string::npos) << cmd << " lacks " << o;
+        }
+    }
+    const auto top = run_dsv4("--help");
+    EXPECT_EQ(top.status, 0);
+    EXPECT_NE(top.out.find("run 'dsv4 <command> --help' for its options"), std::string::npos) << top.out;
 }

@@ -9,6 +9,7 @@ struct Command {
     const char* name;
     const char* summary;
     int (*run)(int argc, char** argv);  // argv[0] is the subcommand name
+    const char* options;                // `dsv4 <name> --help`: one line per option
 };
 
 // engine (cmd_model.cpp)
