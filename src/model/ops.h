@@ -65,7 +65,6 @@ void round_kv(const ModelConfig& c, float* kv, int64_t dim);
 void round_index_vector(const ModelConfig& c, float* x, int64_t dim);
 
 inline float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
-inline float silu(float x) { return x / (1.0f + std::exp(-x)); }
 // torch.nn.functional.softplus (beta 1, threshold 20).
 inline float softplus(float x) { return x > 20.0f ? x : std::log1p(std::exp(x)); }
 
