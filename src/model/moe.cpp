@@ -122,25 +122,31 @@ void moe_forward(ThreadPool& pool, const ModelConfig& c, const LayerSpec& spec, 
     std::fill(out, out + T * D, 0.0f);
     // Gather each routed expert's tokens, run all experts together, then add their outputs in
     // expert order (the same order of additions whatever the threads did).
+    // An expert with one token reads that token's row in place (decode: every routed expert reads
+    // the same row, and matmul_batch prepares it once for all of them).
     std::vector<ExpertTask> tasks;
     std::vector<std::vector<float>> xs, ys, gs;
+    std::vector<const float*> inputs;
     std::vector<int64_t> which;
     for (int64_t e = 0; e < E; ++e) {
         const auto& list = routed[size_t(e)];
         if (list.empty()) continue;
         const int64_t n = int64_t(list.size());
-        xs.emplace_back(size_t(n * D));
         ys.emplace_back(size_t(n * D));
         gs.emplace_back(static_cast<size_t>(n));
         const float* src = input_of(w.experts[size_t(e)]);
-        for (int64_t r = 0; r < n; ++r) {
-            std::copy_n(src + list[size_t(r)].first * D, D, xs.back().data() + r * D);
-            gs.back()[size_t(r)] = list[size_t(r)].second;
+        for (int64_t r = 0; r < n; ++r) gs.back()[size_t(r)] = list[size_t(r)].second;
+        if (n == 1) {
+            inputs.push_back(src + list[0].first * D);
+        } else {
+            auto& g = xs.emplace_back(size_t(n * D));
+            for (int64_t r = 0; r < n; ++r) std::copy_n(src + list[size_t(r)].first * D, D, g.data() + r * D);
+            inputs.push_back(g.data());
         }
         which.push_back(e);
     }
     for (size_t i = 0; i < which.size(); ++i)
-        tasks.push_back({&w.experts[size_t(which[i])], xs[i].data(), int64_t(routed[size_t(which[i])].size()), ys[i].data(),
+        tasks.push_back({&w.experts[size_t(which[i])], inputs[i], int64_t(routed[size_t(which[i])].size()), ys[i].data(),
                          official ? gs[i].data() : nullptr, {}, {}});
     std::vector<float> shared_out;
     if (w.has_shared) {

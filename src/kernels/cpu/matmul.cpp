@@ -287,7 +287,8 @@ void matmul_batch(ThreadPool& pool, std::span<const MatmulJob> jobs, Isa isa) {
         int64_t r0, r1, first, chunks;
     };
     std::vector<Prepared> prep;
-    std::vector<Input> inputs;  // one per distinct (x, layout): w1 and w3 of an expert share theirs
+    std::vector<Input> inputs;  // one per distinct (x, layout): w1 and w3 of an expert share theirs,
+                                // and in decode every routed expert the token's
     prep.reserve(jobs.size());
     inputs.reserve(jobs.size());
     int64_t total = 0, macs = 0, max_T = 0;
@@ -296,11 +297,13 @@ void matmul_batch(ThreadPool& pool, std::span<const MatmulJob> jobs, Isa isa) {
         const int64_t r1 = j.row_end < 0 ? W.out : j.row_end;
         if (r1 <= j.row_begin || j.T <= 0) continue;
         const Input* in = nullptr;
-        if (!prep.empty()) {
-            const MatmulJob& q = *prep.back().job;
+        for (const Prepared& p : prep) {  // an earlier job's x in the same layout is shared
+            const MatmulJob& q = *p.job;
             if (q.x == j.x && q.ldx == j.ldx && q.T == j.T && q.W->format == W.format && q.W->in == W.in &&
-                q.W->block_in == W.block_in && q.x_int8 == j.x_int8)
-                in = prep.back().in;
+                q.W->block_in == W.block_in && q.x_int8 == j.x_int8) {
+                in = p.in;
+                break;
+            }
         }
         if (!in) in = &inputs.emplace_back(input_for(ks, W, j.x, j.ldx, j.T, j.x_int8));
         Prepared p{&j, view_of(W), in, j.row_begin, r1, total, (r1 - j.row_begin + kChunk - 1) / kChunk};
