@@ -18,6 +18,35 @@ static float from_bits(uint32_t u) {
     return f;
 }
 
+// The block QDQ by its definition: per block a = max(floor, |x|), s = pow2_scale(a, M), then
+// round(clamp(x / s, -M, M)) * s through the format's encoder.
+template <class Round>
+static std::vector<float> qdq_definition(const std::vector<float>& x, int64_t block, float floor, float M, Round round) {
+    const int64_t n = int64_t(x.size());
+    std::vector<float> want(x.size());
+    for (int64_t b = 0; b < n; b += block) {
+        const int64_t e = std::min(n, b + block);
+        float a = floor;
+        for (int64_t i = b; i < e; ++i) a = std::max(a, std::fabs(x[size_t(i)]));
+        const float s = rnd::pow2_scale(a, M);
+        for (int64_t i = b; i < e; ++i) want[size_t(i)] = round(std::clamp(x[size_t(i)] / s, -M, M)) * s;
+    }
+    return want;
+}
+
+// got equals want bit for bit (a NaN for a NaN); x is the input, for the message.
+static ::testing::AssertionResult same_bits(const std::vector<float>& x, const std::vector<float>& want,
+                                            const std::vector<float>& got) {
+    for (size_t i = 0; i < want.size(); ++i) {
+        uint32_t a, b;
+        std::memcpy(&a, &want[i], 4);
+        std::memcpy(&b, &got[i], 4);
+        if (std::isnan(want[i]) ? !std::isnan(got[i]) : a != b)
+            return ::testing::AssertionFailure() << "i " << i << " x " << x[i] << " want " << want[i] << " got " << got[i];
+    }
+    return ::testing::AssertionSuccess();
+}
+
 TEST(Rounding, Bf16NearestEven) {
     EXPECT_EQ(rnd::bf16(1.0f), 1.0f);
     // 1 + 2^-8 lies exactly between 1 and 1 + 2^-7: ties to the even mantissa (1.0).
@@ -126,23 +155,9 @@ TEST(Rounding, Qdq8EqualsTheEncoderDefinition) {
                 default: v = std::ldexp(nd(g), sc);
             }
         }
-        std::vector<float> want = x, got = x;
-        for (int64_t b = 0; b < n; b += block) {
-            const int64_t e = std::min(n, b + block);
-            float a = 1e-4f;
-            for (int64_t i = b; i < e; ++i) a = std::max(a, std::fabs(x[size_t(i)]));
-            const float s = rnd::pow2_scale(a, 448.0f);
-            for (int64_t i = b; i < e; ++i) want[size_t(i)] = rnd::e4m3(std::clamp(x[size_t(i)] / s, -448.0f, 448.0f)) * s;
-        }
+        std::vector<float> got = x;
         rnd::qdq8(got.data(), n, block);
-        for (int64_t i = 0; i < n; ++i) {
-            uint32_t a, b;
-            std::memcpy(&a, &want[size_t(i)], 4);
-            std::memcpy(&b, &got[size_t(i)], 4);
-            if (std::isnan(want[size_t(i)])) ASSERT_TRUE(std::isnan(got[size_t(i)])) << rep << " " << i;
-            else ASSERT_EQ(a, b) << "rep " << rep << " i " << i << " x " << x[size_t(i)] << " want " << want[size_t(i)]
-                                 << " got " << got[size_t(i)];
-        }
+        ASSERT_TRUE(same_bits(x, qdq_definition(x, block, 1e-4f, 448.0f, rnd::e4m3), got)) << "rep " << rep;
     }
 }
 
@@ -170,23 +185,10 @@ TEST(Rounding, Qdq4EqualsTheEncoderDefinition) {
                 default: v = std::ldexp(nd(g), sc);
             }
         }
-        std::vector<float> want = x, got = x;
-        for (int64_t b = 0; b < n; b += block) {
-            const int64_t e = std::min(n, b + block);
-            float a = 6.0f * std::ldexp(1.0f, -126);
-            for (int64_t i = b; i < e; ++i) a = std::max(a, std::fabs(x[size_t(i)]));
-            const float s = rnd::pow2_scale(a, 6.0f);
-            for (int64_t i = b; i < e; ++i) want[size_t(i)] = rnd::e2m1(std::clamp(x[size_t(i)] / s, -6.0f, 6.0f)) * s;
-        }
+        std::vector<float> got = x;
         rnd::qdq4(got.data(), n, block);
-        for (int64_t i = 0; i < n; ++i) {
-            uint32_t a, b;
-            std::memcpy(&a, &want[size_t(i)], 4);
-            std::memcpy(&b, &got[size_t(i)], 4);
-            if (std::isnan(want[size_t(i)])) ASSERT_TRUE(std::isnan(got[size_t(i)])) << rep << " " << i;
-            else ASSERT_EQ(a, b) << "rep " << rep << " i " << i << " x " << x[size_t(i)] << " want " << want[size_t(i)]
-                                 << " got " << got[size_t(i)];
-        }
+        ASSERT_TRUE(same_bits(x, qdq_definition(x, block, 6.0f * std::ldexp(1.0f, -126), 6.0f, rnd::e2m1), got))
+            << "rep " << rep;
     }
 }
 
@@ -198,14 +200,8 @@ TEST(Rounding, Bf16InplaceEqualsBf16) {
     for (uint32_t hi : {0x0000u, 0x0001u, 0x3f80u, 0x3fffu, 0x7f7fu, 0x7f80u, 0x7fc0u, 0x8000u, 0xbf80u, 0xff7fu, 0xff80u})
         for (uint32_t lo : {0x0000u, 0x0001u, 0x7fffu, 0x8000u, 0x8001u, 0xffffu}) x.push_back(from_bits(hi << 16 | lo));
     for (int i = 0; i < 5000; ++i) x.push_back(from_bits(uint32_t(g())));
-    std::vector<float> got = x;
+    std::vector<float> got = x, want(x.size());
     rnd::bf16_inplace(got.data(), int64_t(got.size()));
-    for (size_t i = 0; i < x.size(); ++i) {
-        const float want = rnd::bf16(x[i]);
-        uint32_t a, b;
-        std::memcpy(&a, &want, 4);
-        std::memcpy(&b, &got[i], 4);
-        if (std::isnan(want)) ASSERT_TRUE(std::isnan(got[i])) << i;
-        else ASSERT_EQ(a, b) << "i " << i << " x " << x[i];
-    }
+    for (size_t i = 0; i < x.size(); ++i) want[i] = rnd::bf16(x[i]);
+    EXPECT_TRUE(same_bits(x, want, got));
 }
