@@ -179,13 +179,14 @@ void attention_forward(ThreadPool& pool, const ModelConfig& c, const LayerSpec& 
     });
 
     // Keep each sequence's last W-1 kv rows for its next call: the new ones into their slots.
-    for (const auto& s : slots > 0 ? segs : std::span<const Segment>()) {
-        auto& st = *s.st;
-        st.window.resize(size_t(slots * d));
-        for (int64_t p = std::max(s.pos0, s.pos0 + s.T - slots); p < s.pos0 + s.T; ++p)
-            std::copy_n(kv.data() + (s.begin + p - s.pos0) * d, d, st.window.data() + (p % slots) * d);
-        st.window_count = std::min(slots, st.window_count + s.T);
-    }
+    if (slots > 0)
+        for (const auto& s : segs) {
+            auto& st = *s.st;
+            st.window.resize(size_t(slots * d));
+            for (int64_t p = std::max(s.pos0, s.pos0 + s.T - slots); p < s.pos0 + s.T; ++p)
+                std::copy_n(kv.data() + (s.begin + p - s.pos0) * d, d, st.window.data() + (p % slots) * d);
+            st.window_count = std::min(slots, st.window_count + s.T);
+        }
 
     // Grouped output projection: group g (consecutive heads) through its own rows of wo_a.
     const int64_t G = c.o_groups, olr = c.o_lora_rank, gin = H * d / G;
