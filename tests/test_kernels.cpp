@@ -2,9 +2,12 @@
 // formats: odd sizes, partial 128-blocks and 32-blocks, row sub-ranges, T = 1 and T > 1.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <random>
+#include <thread>
 #include <vector>
 
 #include "kernels/cpu/kernel_iface.h"
@@ -97,6 +100,35 @@ TEST(ThreadPoolTest, ManySmallCallsCoverEveryIndexOnce) {
     EXPECT_EQ(total, want);
     EXPECT_THROW(pool.parallel_for(4, [](int64_t b, int64_t) { if (b > 0) throw std::runtime_error("x"); }),
                  std::runtime_error);
+}
+
+// Every index exactly once, in ranges of at least the grain (but one ending at n), for pools of
+// 1-4 threads and sizes around the segment and grain boundaries; a range that stalls does not
+// stop the others from being taken.
+TEST(ThreadPoolTest, RangesCoverOnceAndRespectTheGrain) {
+    for (int threads : {1, 2, 3, 4}) {
+        ThreadPool pool(threads);
+        for (int64_t grain : {1, 3, 16}) {
+            for (int64_t n : {1, 2, 5, 7, 16, 31, 32, 33, 100, 257, 1000, 4099}) {
+                std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
+                std::atomic<int> short_ranges{0}, bad{0};
+                pool.parallel_for(
+                    n,
+                    [&](int64_t b, int64_t e) {
+                        if (b < 0 || e > n || b >= e) bad++;
+                        if (e - b < grain && e != n) short_ranges++;
+                        if (b == 0 && n > 100) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+                        for (int64_t i = b; i < e; ++i) hits[size_t(i)]++;
+                    },
+                    grain);
+                int wrong = 0;
+                for (auto& h : hits) wrong += h.load() != 1;
+                EXPECT_EQ(wrong, 0) << threads << " threads, n " << n << ", grain " << grain;
+                EXPECT_EQ(short_ranges.load(), 0) << threads << " threads, n " << n << ", grain " << grain;
+                EXPECT_EQ(bad.load(), 0);
+            }
+        }
+    }
 }
 
 // MXFP4 rows whose E8M0 scales include 0 (2^-127) take the chunk kernels' general scale path;

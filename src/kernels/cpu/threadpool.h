@@ -3,16 +3,21 @@
 //
 // Decode runs hundreds of small products per token, so a call must be cheap: workers spin for a
 // short while (~50 us) on an atomic generation counter before sleeping on a condition variable.
-// The ranges are claimed dynamically (an atomic counter), and the caller never waits for a worker
-// that has not started: it closes the job once every range is claimed and waits only for the
-// workers inside it. On a machine shared with other processes a descheduled worker therefore
-// costs nothing, instead of a scheduler time slice per call.
+// [0, n) is cut into one contiguous segment per thread. A thread claims ranges from the front of
+// its own segment, each following the last, so it reads its part of a matrix as one stream
+// (what the prefetchers need: decode is bound by memory bandwidth); a thread whose segment is
+// done takes ranges from the back of the others'. The caller never waits for a worker that has
+// not started: it closes the job once every range is claimed (its own segment and, by taking
+// from their backs, everyone's) and waits only for the workers inside it. On a machine shared
+// with other processes a descheduled worker therefore costs nothing, instead of a scheduler
+// time slice per call.
 #pragma once
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -27,8 +32,9 @@ public:
     ThreadPool& operator=(const ThreadPool&) = delete;
 
     int size() const { return int(workers_.size()) + 1; }
-    // fn(begin, end) over disjoint ranges covering [0, n), none smaller than `grain` (except
-    // possibly the last), on any of the threads; ranges shrink as the work runs out (guided).
+    // fn(begin, end) over disjoint ranges covering [0, n), none smaller than `grain` (except a
+    // range that ends at n), on any of the threads; ranges halve as a segment runs out, so the
+    // threads finish together.
     // Not reentrant: fn must not call parallel_for on the same pool.
     void parallel_for(int64_t n, const std::function<void(int64_t, int64_t)>& fn, int64_t grain = 1);
 
@@ -51,11 +57,17 @@ private:
     // The job: fields written before open_ is set (release), read by a worker only after it has
     // entered (inside_ incremented) and seen open_ (acquire).
     const std::function<void(int64_t, int64_t)>* job_ = nullptr;
-    int64_t job_n_ = 0;
     int64_t job_grain_ = 1;
-    void run_parts();
+    int job_segments_ = 0;
+    // Thread t's segment: the unclaimed [front, back) packed as front | back << 32 (one CAS
+    // claims from either end), a cache line each.
+    struct alignas(64) Segment {
+        std::atomic<uint64_t> range{0};
+    };
+    std::unique_ptr<Segment[]> segments_;
+    bool claim(int seg, bool front, int64_t& b, int64_t& e);
+    void run_parts(int self);
     alignas(64) std::atomic<uint64_t> generation_{0};
-    alignas(64) std::atomic<int64_t> next_part_{0};  // the first index not yet claimed
     alignas(64) std::atomic<int> inside_{0};
     std::atomic<bool> open_{false};
     std::atomic<int> sleepers_{0};
