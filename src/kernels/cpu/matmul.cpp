@@ -278,13 +278,14 @@ void matmul_batch(ThreadPool& pool, std::span<const MatmulJob> jobs, Isa isa) {
     check_isa(isa);
     const kern::KernelSet* ks = kernels_for(isa);
     // Threads take chunks of 16 rows (one cache line of y per token at each boundary: no false
-    // sharing), and only when each gets enough multiply-adds to pay for waking it.
-    constexpr int64_t kChunk = 16;
+    // sharing), and only when each gets enough multiply-adds to pay for waking it. A gemv's rows
+    // longer than 2 KB come in smaller chunks (at least 32 KB of weights each): the hyper-
+    // connections' 24 x 8192 F32 products were 2 chunks, 16 rows for one thread and 8 for the other.
     struct Prepared {
         const MatmulJob* job;
         kern::WView v;
         const Input* in;  // x as the kernels read it
-        int64_t r0, r1, first, chunks;
+        int64_t r0, r1, first, chunks, chunk_rows;
     };
     std::vector<Prepared> prep;
     std::vector<Input> inputs;  // one per distinct (x, layout): w1 and w3 of an expert share theirs,
@@ -306,10 +307,12 @@ void matmul_batch(ThreadPool& pool, std::span<const MatmulJob> jobs, Isa isa) {
             }
         }
         if (!in) in = &inputs.emplace_back(input_for(ks, W, j.x, j.ldx, j.T, j.x_int8));
-        Prepared p{&j, view_of(W), in, j.row_begin, r1, total, (r1 - j.row_begin + kChunk - 1) / kChunk};
+        const kern::WView v = view_of(W);
+        const int64_t chunk_rows = j.T == 1 ? std::clamp<int64_t>((32 << 10) / std::max<int64_t>(v.row_bytes, 1), 1, 16) : 16;
+        Prepared p{&j, v, in, j.row_begin, r1, total, (r1 - j.row_begin + chunk_rows - 1) / chunk_rows, chunk_rows};
         total += p.chunks;
         max_T = std::max(max_T, j.T);
-        macs += p.chunks * kChunk * W.in * j.T;
+        macs += (r1 - j.row_begin) * W.in * j.T;
         prep.push_back(std::move(p));
     }
     if (total == 0) return;
@@ -323,7 +326,8 @@ void matmul_batch(ThreadPool& pool, std::span<const MatmulJob> jobs, Isa isa) {
             for (const auto& p : prep) {
                 const int64_t b = std::max(cb, p.first), e = std::min(ce, p.first + p.chunks);
                 if (b >= e) continue;
-                const int64_t r0 = p.r0 + (b - p.first) * kChunk, r1 = std::min(p.r1, p.r0 + (e - p.first) * kChunk);
+                const int64_t r0 = p.r0 + (b - p.first) * p.chunk_rows;
+                const int64_t r1 = std::min(p.r1, p.r0 + (e - p.first) * p.chunk_rows);
                 const MatmulJob& j = *p.job;
                 run_rows(ks, p.v, *j.W, *p.in, j.y + (r0 - j.row_begin), j.ldy, j.T, r0, r1, scratch);
             }
