@@ -98,13 +98,14 @@ for f in $models; do
     echo "$r" | grep -v '^RESULT' >&2
     bw_now=$(echo "$r" | field bandwidth_gbs)
     bw_after=$(echo "$r" | field bandwidth_after_gbs)
+    bw_during=$(echo "$r" | field bandwidth_during_gbs)
     # the larger of the readings before and after this model's run: the conservative yardstick
     [ -n "$bw_after" ] && bw_now=$(awk -v a="$bw_now" -v b="$bw_after" 'BEGIN { print (a > b ? a : b) }')
     peak_now=$(echo "$r" | field peak_gflops)
     if [ $first = 1 ]; then
-      row+=$(awk -v bw="$bw_now" -v dt="$(echo "$r" | field decode_tps)" -v mb="$(echo "$r" | field decode_mb)" \
+      row+=$(awk -v bw="$bw_now" -v bwd="$bw_during" -v dt="$(echo "$r" | field decode_tps)" -v mb="$(echo "$r" | field decode_mb)" \
         -v dg="$(echo "$r" | field decode_gbs)" -v cpu="$(echo "$r" | field decode_cpu)" \
-        'BEGIN { printf " | %.1f | %.0f | %.1f | %.1f | %.0f%% | %.0f%%", dt, mb, dg, bw, 100 * dg / bw, 100 * cpu }')
+        'BEGIN { printf " | %.1f | %.0f | %.1f | %.1f | %.0f%% | %.1f | %.0f%% | %.0f%%", dt, mb, dg, bw, 100 * dg / bw, bwd, 100 * dg / bwd, 100 * cpu }')
     fi
     row+=$(awk -v n="$n" -v peak="$peak_now" -v p="$(echo "$r" | field prefill_tps)" -v g="$(echo "$r" | field prefill_gflops)" \
       -v cpu="$(echo "$r" | field prefill_cpu)" \
@@ -118,13 +119,15 @@ done
 echo
 echo "dsv4 CPU benchmark: dsv4-cpu2g, $threads threads, kernels $isa, $(date -u '+%Y-%m-%d %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "machine at the start: streaming read $bw GB/s, fp32 FMA peak $peak GFLOP/s (all threads); each row's"
-echo "fractions use the bandwidth measured again just before and just after that row's decode, the larger"
-echo "of the two (the 'read GB/s' column: a shared host's DRAM bandwidth moves 2x within a minute)"
+echo "'of bandwidth' uses the bandwidth measured again just before and just after that row's decode, the"
+echo "larger of the two best-of-10 readings ('read GB/s': a shared host's DRAM bandwidth moves 2x within"
+echo "seconds); 'of read between steps' uses the mean of the 128 MB reads run between its decode steps"
+echo "(the same seconds as the decode, a mean against a mean)"
 echo "(cpu = CPU time the run got / (wall time x threads): below 100% the machine was shared)"
 echo "(argmax agree, mean KL: the numerics mode on $small against its logits_full, token by token)"
 echo
-hdr="| model | numerics | argmax agree | mean KL | GB on disk | decode tok/s | MB read/token | GB/s | read GB/s | of bandwidth | decode cpu"
-sep="|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:"
+hdr="| model | numerics | argmax agree | mean KL | GB on disk | decode tok/s | MB read/token | GB/s | read GB/s | of bandwidth | read between steps | of read between steps | decode cpu"
+sep="|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:"
 for n in $prompts; do hdr+=" | prefill $n"; sep+="|---"; done
 echo "$hdr |"
 echo "$sep|"

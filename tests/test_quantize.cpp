@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -128,9 +129,17 @@ TEST(Quantize, RandomInitWritesALoadableCheckpoint) {
         auto r = run_dsv4(std::string("random-init --quiet --config '") + data_path("dsv4-small-fp8/config.json") +
                           "' --out '" + out + "' --format " + fmt + " --seed 7");
         ASSERT_EQ(r.status, 0) << r.out;
-        auto b = run_dsv4("bench --model '" + out + "' --prompt 8 --gen 2 --threads 2");
+        const bool machine = std::string(fmt) == "fp4-experts";  // the yardsticks too, once
+        auto b = run_dsv4("bench --model '" + out + "' --prompt 8 --gen 2 --threads 2" + (machine ? " --machine" : ""));
         ASSERT_EQ(b.status, 0) << b.out;
         EXPECT_NE(b.out.find("decode_tps="), std::string::npos) << b.out;
         EXPECT_EQ(b.out.find("nan"), std::string::npos) << b.out;
+        if (machine) {  // read before, between the decode steps, and after: each a positive GB/s
+            for (const char* key : {"bandwidth_gbs=", "bandwidth_during_gbs=", "bandwidth_after_gbs="}) {
+                const size_t at = b.out.find(key);
+                ASSERT_NE(at, std::string::npos) << key << "\n" << b.out;
+                EXPECT_GT(std::stod(b.out.substr(at + std::strlen(key))), 0.0) << key;
+            }
+        }
     }
 }

@@ -286,16 +286,32 @@ int cmd_bench(int argc, char** argv) {
         int32_t next = argmax();
         model->forward(st, std::span<const int32_t>(&next, 1), logits, last);  // warm-up step
         next = argmax();
-        c0 = cpu_seconds();
+        // --machine: a streaming read of 128 MB on all threads before every step, timed apart,
+        // is the yardstick from the same seconds as the decode (on a shared host DRAM bandwidth
+        // moves by 2x within seconds, and a reading before or after the decode may catch the
+        // other regime). Only the steps are timed; the reads leave nothing useful in the caches.
+        std::unique_ptr<ReadProbe> probe;
+        if (machine) probe = std::make_unique<ReadProbe>(model->pool(), size_t(128) << 20);
         model->pool().reset_stats();
-        t0 = std::chrono::steady_clock::now();
+        double s = 0, cpu = 0, probe_parallel = 0;
+        int64_t probe_calls = 0;
         for (int64_t i = 0; i < gen_n; ++i) {
+            if (probe) {
+                const auto before = model->pool().stats();
+                probe->pass();
+                const auto after = model->pool().stats();
+                probe_parallel += after.parallel_seconds - before.parallel_seconds;
+                probe_calls += after.parallel_calls - before.parallel_calls;
+            }
+            c0 = cpu_seconds();
+            t0 = std::chrono::steady_clock::now();
             model->forward(st, std::span<const int32_t>(&next, 1), logits, last);
             next = argmax();
+            s += seconds_since(t0);
+            cpu += cpu_seconds() - c0;
         }
-        const double s = seconds_since(t0);
         decode_tps = double(gen_n) / s;
-        decode_cpu = (cpu_seconds() - c0) / (s * nthreads);
+        decode_cpu = cpu / (s * nthreads);
         std::printf("decode          %lld tokens in %.2f s: %.1f tok/s, %.0f MB of weights per token = %.1f GB/s "
                     "(cpu use %.0f%% of %d threads)\n",
                     (long long)gen_n, s, decode_tps, tc.decode_bytes / 1e6, tc.decode_bytes * decode_tps / 1e9,
@@ -303,14 +319,20 @@ int cmd_bench(int argc, char** argv) {
         // The rest of decode's wall time ran on the calling thread alone (norms, routing, the
         // small products below the pool's threshold, ...): time the other threads wait.
         const auto ps = model->pool().stats();
+        const double par = ps.parallel_seconds - probe_parallel;
         std::printf("decode threads  %.1f%% of the wall time in parallel sections (%.1f per token), %.2f ms per token "
                     "on one thread\n",
-                    100 * ps.parallel_seconds / s, double(ps.parallel_calls) / double(gen_n),
-                    1e3 * (s - ps.parallel_seconds) / double(gen_n));
+                    100 * par / s, double(ps.parallel_calls - probe_calls) / double(gen_n), 1e3 * (s - par) / double(gen_n));
+        if (probe) {
+            const double bw = probe->mean_gbs();
+            std::printf("machine during  streaming read %.1f GB/s between the decode steps (128 MB before each): "
+                        "decode at %.0f%% of it\n",
+                        bw, 100 * tc.decode_bytes * decode_tps / 1e9 / bw);
+            std::printf("RESULT machine_during bandwidth_during_gbs=%.2f\n", bw);
+        }
     }
     if (machine && gen_n > 0) {
-        // Again after decode: on a shared host DRAM bandwidth moves within a minute, and the
-        // larger of the two readings is the conservative yardstick for the decode fraction.
+        // Again after decode (the readings before and after show how much the host moved).
         const double bw_after = measure_read_bandwidth(model->pool());
         std::printf("machine after   streaming read %.1f GB/s\n", bw_after);
         std::printf("RESULT machine_after bandwidth_after_gbs=%.2f\n", bw_after);

@@ -95,39 +95,53 @@ __attribute__((target("avx2,fma"))) float fma_avx2(int64_t iters) {
 
 }  // namespace
 
-double measure_read_bandwidth(ThreadPool& pool, size_t bytes, int reps) {
-    const int64_t n = int64_t(bytes / sizeof(float));
-    std::unique_ptr<float[]> buf(new float[size_t(n)]);
-    const int threads = pool.size();
+ReadProbe::ReadProbe(ThreadPool& pool, size_t bytes)
+    : pool_(pool), n_(int64_t(bytes / sizeof(float))), buf_(new float[size_t(n_)]), sink_(size_t(pool.size()) * 16) {
+    const int threads = pool_.size();
     // first touch by the threads that will read it
-    pool.parallel_for(threads, [&](int64_t b, int64_t e) {
-        for (int64_t t = b; t < e; ++t) std::memset(buf.get() + n * t / threads, 0, size_t(n / threads) * 4);
+    pool_.parallel_for(threads, [&](int64_t b, int64_t e) {
+        for (int64_t t = b; t < e; ++t) std::memset(buf_.get() + n_ * t / threads, 0, size_t(n_ / threads) * 4);
     });
+}
+
+double ReadProbe::pass() {
+    const int pf = passes_ % 2 ? 4096 : 0;  // alternately plain and with a prefetch 4 KB ahead
+    (void)pf;                               // (the scalar read has no prefetch variant)
     const Isa isa = best_isa();
-    std::vector<float> sink(size_t(threads) * 16);
-    double best = 0;
-    // passes alternate between the plain read and the read with prefetch (4 KB ahead)
-    for (int r = 0; r < 2 * reps; ++r) {
-        const int pf = r % 2 ? 4096 : 0;
-        (void)pf;  // the scalar read has no prefetch variant
-        const auto t0 = Clock::now();
-        pool.parallel_for(threads, [&](int64_t b, int64_t e) {
-            for (int64_t t = b; t < e; ++t) {
-                const float* p = buf.get() + n * t / threads;
-                const int64_t m = n * (t + 1) / threads - n * t / threads;
-                float s;
+    const int threads = pool_.size();
+    const auto t0 = Clock::now();
+    pool_.parallel_for(threads, [&](int64_t b, int64_t e) {
+        for (int64_t t = b; t < e; ++t) {
+            const float* p = buf_.get() + n_ * t / threads;
+            const int64_t m = n_ * (t + 1) / threads - n_ * t / threads;
+            float s;
 #if defined(__x86_64__)
-                if (isa == Isa::Avx512) s = read_avx512(p, m, pf);
-                else if (isa == Isa::Avx2) s = read_avx2(p, m, pf);
-                else
+            if (isa == Isa::Avx512) s = read_avx512(p, m, pf);
+            else if (isa == Isa::Avx2) s = read_avx2(p, m, pf);
+            else
 #endif
-                    s = read_scalar(p, m);
-                sink[size_t(t) * 16] = s;
-            }
-        });
-        const double dt = std::chrono::duration<double>(Clock::now() - t0).count();
-        best = std::max(best, double(n) * 4 / dt / 1e9);
-    }
+                s = read_scalar(p, m);
+            sink_[size_t(t) * 16] = s;
+        }
+    });
+    const double dt = std::chrono::duration<double>(Clock::now() - t0).count();
+    seconds_[passes_ % 2] += dt;
+    ++count_[passes_ % 2];
+    ++passes_;
+    return double(n_) * 4 / dt / 1e9;
+}
+
+double ReadProbe::mean_gbs() const {
+    double best = 0;
+    for (int v = 0; v < 2; ++v)
+        if (count_[v] > 0) best = std::max(best, double(count_[v]) * double(n_) * 4 / seconds_[v] / 1e9);
+    return best;
+}
+
+double measure_read_bandwidth(ThreadPool& pool, size_t bytes, int reps) {
+    ReadProbe probe(pool, bytes);
+    double best = 0;
+    for (int r = 0; r < 2 * reps; ++r) best = std::max(best, probe.pass());
     return best;
 }
 
