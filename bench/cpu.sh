@@ -120,7 +120,7 @@ echo
 echo "dsv4 CPU benchmark: dsv4-cpu2g, $threads threads, kernels $isa, $(date -u '+%Y-%m-%d %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "machine at the start: streaming read $bw GB/s, fp32 FMA peak $peak GFLOP/s (all threads); each row's"
 echo "'of bandwidth' uses the bandwidth measured again just before and just after that row's decode, the"
-echo "larger of the two best-of-10 readings ('read GB/s': a shared host's DRAM bandwidth moves 2x within"
+echo "larger of the two best-of-15 readings ('read GB/s': a shared host's DRAM bandwidth moves 2x within"
 echo "seconds); 'of read between steps' uses the mean of the 128 MB reads run between its decode steps"
 echo "(the same seconds as the decode, a mean against a mean)"
 echo "(cpu = CPU time the run got / (wall time x threads): below 100% the machine was shared)"

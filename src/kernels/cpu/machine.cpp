@@ -36,13 +36,14 @@ float fma_scalar(int64_t iters) {
 }
 
 #if defined(__x86_64__)
-// The SIMD reads, plain or with a software prefetch `pf` bytes ahead (0: none): on a loaded host
-// the hardware prefetcher alone streams ~15% less (Zen 5, 2 threads: 42-44 vs 48-51 GB/s with
-// 4 KB ahead), and the gemvs prefetch, so the yardstick takes the better of the two.
-__attribute__((target("avx512f"))) float read_avx512(const float* p, int64_t n, int pf) {
+// The SIMD reads, plain or with a software prefetch `pf` bytes ahead (0: none) into L1 (or L2 with
+// `l2`): on a loaded host the hardware prefetcher alone streams ~15% less (Zen 5, 2 threads:
+// 42-44 vs 48-51 GB/s with 4 KB ahead), and the gemvs prefetch, so the yardstick takes the best.
+__attribute__((target("avx512f"))) float read_avx512(const float* p, int64_t n, int pf, bool l2) {
     __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     for (int64_t i = 0; i + 64 <= n; i += 64) {
-        if (pf) _mm_prefetch(reinterpret_cast<const char*>(p + i) + pf, _MM_HINT_T0);
+        if (pf && l2) _mm_prefetch(reinterpret_cast<const char*>(p + i) + pf, _MM_HINT_T1);
+        else if (pf) _mm_prefetch(reinterpret_cast<const char*>(p + i) + pf, _MM_HINT_T0);
         a0 = _mm512_add_ps(a0, _mm512_loadu_ps(p + i));
         a1 = _mm512_add_ps(a1, _mm512_loadu_ps(p + i + 16));
         a2 = _mm512_add_ps(a2, _mm512_loadu_ps(p + i + 32));
@@ -62,10 +63,11 @@ __attribute__((target("avx512f"))) float fma_avx512(int64_t iters) {
     for (int k = 1; k < 12; ++k) s = _mm512_add_ps(s, a[k]);
     return _mm512_reduce_add_ps(s);
 }
-__attribute__((target("avx2,fma"))) float read_avx2(const float* p, int64_t n, int pf) {
+__attribute__((target("avx2,fma"))) float read_avx2(const float* p, int64_t n, int pf, bool l2) {
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     for (int64_t i = 0; i + 32 <= n; i += 32) {
-        if (pf && i % 64 == 0) _mm_prefetch(reinterpret_cast<const char*>(p + i) + pf, _MM_HINT_T0);
+        if (pf && l2 && i % 64 == 0) _mm_prefetch(reinterpret_cast<const char*>(p + i) + pf, _MM_HINT_T1);
+        else if (pf && i % 64 == 0) _mm_prefetch(reinterpret_cast<const char*>(p + i) + pf, _MM_HINT_T0);
         a0 = _mm256_add_ps(a0, _mm256_loadu_ps(p + i));
         a1 = _mm256_add_ps(a1, _mm256_loadu_ps(p + i + 8));
         a2 = _mm256_add_ps(a2, _mm256_loadu_ps(p + i + 16));
@@ -105,8 +107,10 @@ ReadProbe::ReadProbe(ThreadPool& pool, size_t bytes)
 }
 
 double ReadProbe::pass() {
-    const int pf = passes_ % 2 ? 4096 : 0;  // alternately plain and with a prefetch 4 KB ahead
-    (void)pf;                               // (the scalar read has no prefetch variant)
+    // in turn: plain, a prefetch 4 KB ahead into L1, 64 KB ahead into L2 (as the gemvs do)
+    const int v = int(passes_ % kVariants), pf = v == 0 ? 0 : v == 1 ? 4096 : 65536;
+    const bool l2 = v == 2;
+    (void)pf, (void)l2;  // (the scalar read has no prefetch variant)
     const Isa isa = best_isa();
     const int threads = pool_.size();
     const auto t0 = Clock::now();
@@ -116,8 +120,8 @@ double ReadProbe::pass() {
             const int64_t m = n_ * (t + 1) / threads - n_ * t / threads;
             float s;
 #if defined(__x86_64__)
-            if (isa == Isa::Avx512) s = read_avx512(p, m, pf);
-            else if (isa == Isa::Avx2) s = read_avx2(p, m, pf);
+            if (isa == Isa::Avx512) s = read_avx512(p, m, pf, l2);
+            else if (isa == Isa::Avx2) s = read_avx2(p, m, pf, l2);
             else
 #endif
                 s = read_scalar(p, m);
@@ -125,15 +129,15 @@ double ReadProbe::pass() {
         }
     });
     const double dt = std::chrono::duration<double>(Clock::now() - t0).count();
-    seconds_[passes_ % 2] += dt;
-    ++count_[passes_ % 2];
+    seconds_[v] += dt;
+    ++count_[v];
     ++passes_;
     return double(n_) * 4 / dt / 1e9;
 }
 
 double ReadProbe::mean_gbs() const {
     double best = 0;
-    for (int v = 0; v < 2; ++v)
+    for (int v = 0; v < kVariants; ++v)
         if (count_[v] > 0) best = std::max(best, double(count_[v]) * double(n_) * 4 / seconds_[v] / 1e9);
     return best;
 }
@@ -141,7 +145,7 @@ double ReadProbe::mean_gbs() const {
 double measure_read_bandwidth(ThreadPool& pool, size_t bytes, int reps) {
     ReadProbe probe(pool, bytes);
     double best = 0;
-    for (int r = 0; r < 2 * reps; ++r) best = std::max(best, probe.pass());
+    for (int r = 0; r < ReadProbe::kVariants * reps; ++r) best = std::max(best, probe.pass());
     return best;
 }
 
