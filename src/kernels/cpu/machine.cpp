@@ -107,7 +107,8 @@ ReadProbe::ReadProbe(ThreadPool& pool, size_t bytes)
 }
 
 double ReadProbe::pass() {
-    // in turn: plain, a prefetch 4 KB ahead into L1, 64 KB ahead into L2 (as the gemvs do)
+    // in turn: plain, a prefetch 4 KB ahead into L1, 64 KB ahead into L2; the yardstick is the
+    // best of them
     const int v = int(passes_ % kVariants), pf = v == 0 ? 0 : v == 1 ? 4096 : 65536;
     const bool l2 = v == 2;
     (void)pf, (void)l2;  // (the scalar read has no prefetch variant)

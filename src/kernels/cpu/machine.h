@@ -12,7 +12,8 @@ namespace dsv4 {
 
 // A streaming read of one buffer on every thread of a pool, a pass at a time, in turn plain and
 // with software prefetches (into L1 4 KB ahead, into L2 64 KB ahead: on a loaded host the
-// hardware prefetcher alone streams ~15% less, and the gemvs prefetch). The benchmark reads it
+// hardware prefetcher alone streams ~15% less, and the gemvs prefetch); the yardstick is the best
+// of the three. The benchmark reads it
 // between decode steps, so that its yardstick comes from the same seconds as the decode on a
 // host whose bandwidth moves.
 class ReadProbe {
