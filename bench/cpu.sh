@@ -83,6 +83,10 @@ done
 
 rows=()
 for f in $models; do
+ # An untimed load of the model first: the first process to map a model after another model's
+ # runs had the kernel compacting memory for its huge pages during its decode (cpu use 81-85%
+ # in that row only, 99-100% when the same command ran again).
+ "$dsv4" bench --model "$work/$f" --prompt 1 --gen 1 --threads "$threads" >/dev/null 2>&1 || true
  for num in $numerics; do
   # int8 changes only MXFP4 products: the bf16 and fp8 models would repeat their fp32 rows
   if [ "$num" = int8 ] && [ "$f" != fp4-experts ]; then continue; fi
