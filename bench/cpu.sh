@@ -101,6 +101,8 @@ for f in $models; do
     r=$("$dsv4" bench --machine --model "$work/$f" --numerics "$num" --tokens "$work/prompt-$n.txt" --gen "$g" --threads "$threads" 2>/dev/null)
     echo "$r" | grep -v '^RESULT' >&2
     bw_now=$(echo "$r" | field bandwidth_gbs)
+    bw_before=$(echo "$r" | field bandwidth_before_gbs)
+    [ -n "$bw_before" ] && bw_now=$bw_before  # read again right before the decode (with --gen > 0)
     bw_after=$(echo "$r" | field bandwidth_after_gbs)
     bw_during=$(echo "$r" | field bandwidth_during_gbs)
     # the larger of the readings before and after this model's run: the conservative yardstick
@@ -123,7 +125,7 @@ done
 echo
 echo "dsv4 CPU benchmark: dsv4-cpu2g, $threads threads, kernels $isa, $(date -u '+%Y-%m-%d %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "machine at the start: streaming read $bw GB/s, fp32 FMA peak $peak GFLOP/s (all threads); each row's"
-echo "'of bandwidth' uses the bandwidth measured again just before and just after that row's decode, the"
+echo "'of bandwidth' uses the bandwidth measured again right before and right after that row's decode, the"
 echo "larger of the two best-of-15 readings ('read GB/s': a shared host's DRAM bandwidth moves 2x within"
 echo "seconds); 'of read between steps' uses the mean of the 128 MB reads run between its decode steps"
 echo "(the same seconds as the decode, a mean against a mean)"

@@ -286,12 +286,19 @@ int cmd_bench(int argc, char** argv) {
         int32_t next = argmax();
         model->forward(st, std::span<const int32_t>(&next, 1), logits, last);  // warm-up step
         next = argmax();
-        // --machine: a streaming read of 128 MB on all threads before every step, timed apart,
+        // --machine: the streaming read again right before the decode (the reading at the start
+        // is a model load and a prefill earlier: seconds, in which this host's bandwidth moves), and
+        // a streaming read of 128 MB on all threads before every step, timed apart,
         // is the yardstick from the same seconds as the decode (on a shared host DRAM bandwidth
         // moves by 2x within seconds, and a reading before or after the decode may catch the
         // other regime). Only the steps are timed; the reads leave nothing useful in the caches.
         std::unique_ptr<ReadProbe> probe;
-        if (machine) probe = std::make_unique<ReadProbe>(model->pool(), size_t(128) << 20);
+        if (machine) {
+            const double bw_before = measure_read_bandwidth(model->pool());
+            std::printf("machine before  streaming read %.1f GB/s (right before the decode)\n", bw_before);
+            std::printf("RESULT machine_before bandwidth_before_gbs=%.2f\n", bw_before);
+            probe = std::make_unique<ReadProbe>(model->pool(), size_t(128) << 20);
+        }
         model->pool().reset_stats();
         double s = 0, cpu = 0, probe_parallel = 0;
         int64_t probe_calls = 0;

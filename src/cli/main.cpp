@@ -75,7 +75,7 @@ static const Command kCommands[] = {
      "  --gen N                  decode N tokens after the prompt (default 32)\n"
      "  --seed S                 seed of the random prompt (default 1)\n"
      "  --machine                also measure the streaming-read bandwidth and the FMA peak (with\n"
-     "                           --model: the read again between the decode steps and after them)\n"
+     "                           --model: the read again before, between and after the decode steps)\n"
      "  --kernels                also time the matmul kernels alone, per stored format\n" DSV4_MODEL_OPTS},
     {"tokenize", "text -> token ids with a tokenizer.json", cmd_tokenize,
      "  --tokenizer FILE         Hugging Face tokenizer.json (required)\n"
