@@ -286,12 +286,11 @@ int cmd_bench(int argc, char** argv) {
         int32_t next = argmax();
         model->forward(st, std::span<const int32_t>(&next, 1), logits, last);  // warm-up step
         next = argmax();
-        // --machine: the streaming read again right before the decode (the reading at the start
-        // is a model load and a prefill earlier: seconds, in which this host's bandwidth moves), and
-        // a streaming read of 128 MB on all threads before every step, timed apart,
-        // is the yardstick from the same seconds as the decode (on a shared host DRAM bandwidth
-        // moves by 2x within seconds, and a reading before or after the decode may catch the
-        // other regime). Only the steps are timed; the reads leave nothing useful in the caches.
+        // --machine: on a shared host DRAM bandwidth moves by 2x within seconds, so the streaming
+        // read runs again right before the decode (the reading at the start is a model load and a
+        // prefill earlier), and a 128 MB read on all threads before every step gives a yardstick
+        // from the same seconds as the decode. Only the steps are timed; the reads leave nothing
+        // useful in the caches.
         std::unique_ptr<ReadProbe> probe;
         if (machine) {
             const double bw_before = measure_read_bandwidth(model->pool());
